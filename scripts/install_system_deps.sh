@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the few Debian packages the project needs when they are missing (Node.js + npm for
+# kinesalite). As root it installs them; otherwise it says what to run.
+set -euo pipefail
+
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "Missing system packages: ${missing[*]}" >&2
+  echo "Install them first, e.g.: sudo apt-get install -y ${missing[*]}" >&2
+  echo "(macOS: brew install node python@3.11)" >&2
+  exit 1
+fi
