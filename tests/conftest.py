@@ -10,8 +10,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA_DIR = Path(os.environ.get("SHARED_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
 
-if (Path(__file__).parent / "local_stack_fixture.py").exists():
-    pytest_plugins = ["local_stack_fixture"]
+pytest_plugins = ["local_stack_fixture"]
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +29,9 @@ def shared_data_dir() -> Path:
     return SHARED_DATA_DIR
 
 
-def tlc_sample_files(data_dir: Path) -> list[Path]:
+@pytest.fixture(scope="session")
+def tlc_sample_files(shared_data_dir: Path) -> list[Path]:
     """Every trip file among the shared samples (lookup tables excluded)."""
-    files = sorted(data_dir.glob("tlc/**/*.csv")) + sorted(data_dir.glob("tlc/**/*.parquet"))
+    files = sorted(shared_data_dir.glob("tlc/**/*.csv"))
+    files += sorted(shared_data_dir.glob("tlc/**/*.parquet"))
     return [f for f in files if "lookup" not in f.name]

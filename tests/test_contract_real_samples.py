@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import tlc_sample_files
 
 from taximl.features import FEATURE_COLUMNS, features_for_record, features_frame
 from taximl.io import read_trips
@@ -35,8 +34,8 @@ def _counts(path: Path) -> dict:
     }
 
 
-def test_every_sample_variant_loads_into_canonical_columns(shared_data_dir: Path) -> None:
-    files = tlc_sample_files(shared_data_dir)
+def test_every_sample_variant_loads_into_canonical_columns(tlc_sample_files: list[Path]) -> None:
+    files = tlc_sample_files
     assert len(files) >= 39, "expected the 2018-2020, 2021, 2022 and 2023 samples"
     for path in files:
         trips = read_trips(path)
@@ -46,9 +45,9 @@ def test_every_sample_variant_loads_into_canonical_columns(shared_data_dir: Path
         assert trips["pu_location_id"].notna().mean() > 0.99, path.name
 
 
-def test_reason_counts_are_stable_and_plausible(shared_data_dir: Path) -> None:
+def test_reason_counts_are_stable_and_plausible(tlc_sample_files: list[Path]) -> None:
     # GIVEN every real sample  WHEN validated  THEN counts match the reviewed snapshot
-    counts = {p.name: _counts(p) for p in tlc_sample_files(shared_data_dir)}
+    counts = {p.name: _counts(p) for p in tlc_sample_files}
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
     assert counts == json.loads(SNAPSHOT.read_text())
@@ -90,10 +89,10 @@ def test_batch_and_record_paths_agree_on_every_row(shared_data_dir: Path, sample
             assert next(frame_reasons) == check.reason
 
 
-def test_train_serve_feature_parity_on_real_samples(shared_data_dir: Path) -> None:
+def test_train_serve_feature_parity_on_real_samples(tlc_sample_files: list[Path]) -> None:
     # GIVEN the same real trips  WHEN features are computed by the training (frame) path and by
     # the inference (per-record) path  THEN every feature value is identical, bit for bit
-    for path in tlc_sample_files(shared_data_dir):
+    for path in tlc_sample_files:
         frame_check = validate_frame(read_trips(path))
         batch = features_frame(frame_check.valid)
         single = [
