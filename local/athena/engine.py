@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,14 +15,17 @@ import pyarrow as pa
 from sqlglot import exp
 
 from local.athena import ctas, ddl, s3io, tables, translate
-from local.athena.catalog import Catalog
+from local.athena.catalog import Catalog, TableDef
 from local.athena.errors import QueryCancelled, QueryError, position
 from local.athena.results import ResultInfo, ResultWriter
+from local.athena.types import hive_to_duckdb
 
 log = logging.getLogger(__name__)
 
 ENV_THREADS = "LOCAL_ATHENA_DUCKDB_THREADS"
 BATCH_ROWS = 65_536
+INTERRUPT_WINDOW_S = 60.0
+INTERRUPT_EVERY_S = 0.1
 _NARROW_RESULT = {"HUGEINT": "BIGINT", "UHUGEINT": "BIGINT", "UBIGINT": "BIGINT"}
 
 
@@ -71,13 +75,30 @@ class Engine:
         return os.path.join(self.results_dir, f"{qid}.arrow")
 
     def interrupt(self, qid: str) -> bool:
-        """Stop a running query's DuckDB work (StopQueryExecution)."""
+        """Stop a running query's DuckDB work (StopQueryExecution).
+
+        An interrupt only reaches a statement DuckDB is executing, so it is repeated until
+        the query lets go of its connection (the stop may land just before execution starts).
+        """
         with self._lock:
             con = self._running.get(qid)
         if con is None:
             return False
-        con.interrupt()
+        threading.Thread(target=self._keep_interrupting, args=(qid, con), daemon=True,
+                         name=f"athena-stop-{qid[:8]}").start()
         return True
+
+    def _keep_interrupting(self, qid: str, con: duckdb.DuckDBPyConnection) -> None:
+        deadline = time.monotonic() + INTERRUPT_WINDOW_S
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._running.get(qid) is not con:
+                    return
+                try:
+                    con.interrupt()
+                except duckdb.Error:
+                    return
+            time.sleep(INTERRUPT_EVERY_S)
 
     # ------------------------------------------------------------------ entry point
     def run(self, request: Request, cancelled: Callable[[], bool] = lambda: False) -> Outcome:
@@ -137,14 +158,23 @@ class Engine:
 
     def _register(self, con: duckdb.DuckDBPyConnection, tree: exp.Expression,
                   request: Request) -> tuple[str, int]:
-        sql, refs = translate.prepare_query(tree, request.database)
-        scanned, seen = 0, set()
-        for i, ref in enumerate(refs):
-            if (ref.database, ref.name) in seen:
-                continue
-            seen.add((ref.database, ref.name))
-            table = self.catalog.require_table(ref.database, ref.name,
-                                               position(ref.line, ref.col))
+        found: dict[tuple[str, str], TableDef] = {}
+
+        def resolve(refs: list[translate.TableRef]) -> translate.Schema:
+            schema: translate.Schema = {}
+            for ref in refs:
+                key = (ref.database, ref.name)
+                if key not in found:
+                    found[key] = self.catalog.require_table(ref.database, ref.name,
+                                                            position(ref.line, ref.col))
+                table = found[key]
+                schema.setdefault(ref.database, {})[ref.name] = {
+                    c.name: hive_to_duckdb(c.type) for c in table.columns + table.partition_keys}
+            return schema
+
+        sql, _ = translate.prepare_query(tree, request.database, resolve)
+        scanned = 0
+        for i, table in enumerate(found.values()):
             scanned += tables.register(con, table, self.catalog, str(i)).scanned_bytes
         return sql, scanned
 
@@ -265,6 +295,9 @@ def _translate_error(exc: BaseException, tree: exp.Expression) -> QueryError:
         return QueryError("SEMANTIC_ERROR", text)
     if isinstance(exc, duckdb.ParserException):
         return QueryError("SYNTAX_ERROR", text)
+    if isinstance(exc, duckdb.InvalidInputException) and "Division by zero" in text:
+        # Trino: integer and decimal ``/`` and ``%`` by zero fail (doubles give Infinity/NaN)
+        return QueryError("DIVISION_BY_ZERO", "Division by zero")
     if isinstance(exc, duckdb.ConversionException):
         return QueryError("INVALID_CAST_ARGUMENT", text)
     if isinstance(exc, duckdb.OutOfRangeException):

@@ -131,12 +131,22 @@ def _partition_expression(table: TableDef, values: list[str]) -> pc.Expression:
     return expression
 
 
+def _keeps_empty_lines(table: TableDef) -> bool:
+    """Hive's text reader hands empty lines to the SerDe: LazySimpleSerDe makes a row of them
+    (first field ``''``, the rest NULL) and the OpenX JSON SerDe a row of NULLs (Trino's
+    ``TextLineReader``/``SimpleDeserializer``/``OpenXJsonDeserializer``). A final line
+    terminator does not start another line. The Hive JSON SerDe's case is not covered: its
+    empty lines stay skipped."""
+    return table.data_format == "text" or (table.data_format == "json" and _is_openx(table))
+
+
 def _line_format(table: TableDef, skip_rows: int, avoid: str) -> ds.CsvFileFormat:
     """Each text line as one string column (the SerDe logic then runs in DuckDB)."""
     splitter = next(c for c in ("\x1e", "\x1f", "\x1d", "\x1c") if c != avoid)
     return ds.CsvFileFormat(
         parse_options=pcsv.ParseOptions(delimiter=splitter, quote_char=False,
                                         escape_char=False, double_quote=False,
+                                        ignore_empty_lines=not _keeps_empty_lines(table),
                                         invalid_row_handler=lambda row: "skip"),
         read_options=pcsv.ReadOptions(column_names=[_LINE], skip_rows=skip_rows,
                                       block_size=1 << 22),
@@ -178,23 +188,62 @@ def _text_view(table: TableDef, source: str) -> str:
     return f"SELECT {', '.join(fields + parts)} FROM ({inner})"
 
 
+def _is_openx(table: TableDef) -> bool:
+    return "openx" in table.serde.lower()
+
+
+def json_keys(table: TableDef) -> tuple[dict[str, str], bool]:
+    """(column -> JSON key, whether keys match case-insensitively) for a JSON table.
+
+    OpenX JsonSerDe: ``mapping.<column>`` names the key, ``case.insensitive`` (default true)
+    decides the match. Hive JsonSerDe: keys always match case-insensitively, no mappings.
+    """
+    params = {k.lower(): v for k, v in table.serde_params.items()}
+    if not _is_openx(table):
+        return {c.name: c.name for c in table.columns}, True
+    insensitive = params.get("case.insensitive", "true").strip().lower() != "false"
+    return {c.name: params.get(f"mapping.{c.name}", c.name) for c in table.columns}, insensitive
+
+
+def _json_path(key: str) -> str:
+    return "$." + '"' + key.replace('"', '\\"') + '"'
+
+
+def _key_lookup(line: str, key: str) -> str:
+    """The JSON value of the last top-level key equal to ``key`` ignoring case (NULL if none)."""
+    entries = f"map_entries(json_transform({line}, '\"MAP(VARCHAR, JSON)\"'))"
+    return (f"list_filter({entries}, lambda __e: lower(__e.key) = "
+            f"{sql_string(key.lower())})[-1].value")
+
+
 def _json_view(table: TableDef, source: str) -> str:
-    """OpenX / Hive JsonSerDe: one JSON object per line, keys by name (``mapping.<col>``)."""
+    """OpenX / Hive JsonSerDe: one JSON object per line, keys by name.
+
+    The exact key is read first (one batched ``json_extract_string`` per line); when it gives
+    NULL and keys match case-insensitively, the key is looked up ignoring case.
+    """
     params = table.serde_params
+    keys, insensitive = json_keys(table)
     line = quote(_LINE)
+    if _is_openx(table):  # OpenX: a line that is not an object/array is a row of NULLs
+        line = f"(CASE WHEN regexp_matches({line}, '^\\s*[\\[{{]') THEN {line} END)"
     if params.get("ignore.malformed.json", "").lower() == "true":
         line = f"(CASE WHEN json_valid({line}) THEN {line} END)"
     paths, fields = [], []
     for column in table.columns:
-        key = params.get(f"mapping.{column.name}", column.name)
-        path = "$." + '"' + key.replace('"', '\\"') + '"'
+        key = keys[column.name]
         duck = hive_to_duckdb(column.type)
         if duck in _SCALAR_DUCK or duck.startswith("DECIMAL"):
-            paths.append(path)
-            fields.append(f"{_cast(f'__f[{len(paths)}]', column)} AS {quote(column.name)}")
+            paths.append(_json_path(key))
+            raw = f"__f[{len(paths)}]"
+            if insensitive:
+                raw = f"COALESCE({raw}, json_extract_string({_key_lookup('__l', key)}, '$'))"
+            fields.append(f"{_cast(raw, column)} AS {quote(column.name)}")
         else:
-            fields.append(f"TRY_CAST(json_extract(__l, {sql_string(path)}) AS {duck}) "
-                          f"AS {quote(column.name)}")
+            value = f"json_extract(__l, {sql_string(_json_path(key))})"
+            if insensitive:
+                value = f"COALESCE({value}, {_key_lookup('__l', key)})"
+            fields.append(f"TRY_CAST({value} AS {duck}) AS {quote(column.name)}")
     parts = [quote(c.name) for c in table.partition_keys]
     path_list = "[" + ", ".join(sql_string(p) for p in paths) + "]" if paths else "['$.__none']"
     inner = (f"SELECT {line} AS __l, json_extract_string({line}, {path_list}) AS __f"

@@ -2,23 +2,39 @@
 
 Everything goes through sqlglot's AST: parsing (``read="athena"``), identifier normalisation
 (Trino is case-insensitive), qualification of table names with the context database, Trino's
-``_col<N>`` names for unnamed expressions and generation with ``write="duckdb"``.
+``_col<N>`` names for unnamed expressions, Trino's integer division (``5 / 2`` is 2 when both
+operands are integers: sqlglot's type annotation over the Glue column types decides) and
+generation with ``write="duckdb"``.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
 
 from local.athena.catalog import CATALOG
 from local.athena.errors import QueryError, position
 
+log = logging.getLogger(__name__)
+
 READ = "athena"
 WRITE = "duckdb"
+SCHEMA_DIALECT = "duckdb"
+_DIV_ID = "athena_div"
+# typing is best effort: a sqlglot failure leaves ``/`` as it is
+_TYPING_ERRORS = (SqlglotError, KeyError, ValueError, TypeError, AttributeError)
+
+# {database: {table: {column: DuckDB type}}} for the referenced tables
+Schema = dict[str, dict[str, dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -106,11 +122,63 @@ def name_columns(tree: exp.Expression) -> None:
     select.set("expressions", named)
 
 
-def prepare_query(tree: exp.Expression, database: str) -> tuple[str, list[TableRef]]:
-    """(DuckDB SQL, referenced tables) for a query in Athena's dialect."""
+def _is_integer(node: exp.Expression) -> bool:
+    return node.type is not None and node.is_type(*exp.DataType.INTEGER_TYPES)
+
+
+def integer_divisions(tree: exp.Expression, schema: Schema | None = None) -> int:
+    """Turn Trino's integer ``/`` (both operands integers) into DuckDB's ``//``; returns how many.
+
+    The types come from sqlglot: a copy of the tree is qualified against ``schema`` and
+    annotated; the original tree is only changed where a division's operands are integers
+    (so output names and everything else stay as written). Unknown types keep ``/``.
+    """
+    divisions = list(tree.find_all(exp.Div))
+    if not divisions:
+        return 0
+    for i, division in enumerate(divisions):
+        division.meta[_DIV_ID] = i
+    try:
+        mapping = MappingSchema(schema or {}, dialect=SCHEMA_DIALECT)
+    except _TYPING_ERRORS as exc:
+        log.debug("unusable schema for typing: %s", exc)
+        mapping = MappingSchema({}, dialect=SCHEMA_DIALECT)
+    typed = tree.copy()
+    try:
+        typed = qualify(typed, dialect="trino", schema=mapping, validate_qualify_columns=False,
+                        quote_identifiers=False, identify=False, expand_stars=False)
+    except _TYPING_ERRORS as exc:  # annotate what can be without it
+        log.debug("could not qualify the query for typing: %s", exc)
+        typed = tree.copy()
+    try:
+        annotate_types(typed, schema=mapping, dialect="trino")
+    except _TYPING_ERRORS as exc:
+        log.debug("could not annotate the query's types: %s", exc)
+        return 0
+    integral = {d.meta.get(_DIV_ID) for d in typed.find_all(exp.Div)
+                if _is_integer(d.left) and _is_integer(d.right)}
+    count = 0
+    for division in divisions:
+        marker = division.meta.pop(_DIV_ID, None)
+        if marker in integral:
+            division.replace(exp.IntDiv(this=division.left, expression=division.right))
+            count += 1
+    return count
+
+
+def prepare_query(tree: exp.Expression, database: str,
+                  resolve: Callable[[list[TableRef]], Schema] | None = None,
+                  ) -> tuple[str, list[TableRef]]:
+    """(DuckDB SQL, referenced tables) for a query in Athena's dialect.
+
+    ``resolve`` gives the column types of the referenced tables (it may raise the query's
+    ``TABLE_NOT_FOUND``); without it only literals and casts are typed.
+    """
     tree = normalize_identifiers(tree.copy(), dialect="trino")
     refs = qualify_tables(tree, database)
     name_columns(tree)
+    schema = resolve(refs) if resolve else None  # always called: it also checks the tables
+    integer_divisions(tree, schema)
     try:
         sql = tree.sql(dialect=WRITE, unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.UnsupportedError as exc:

@@ -6,9 +6,11 @@ import pyarrow as pa
 import pytest
 
 from local.athena import translate
+from local.athena.catalog import Column, TableDef
 from local.athena.errors import QueryError
 from local.athena.projection import java_to_strptime
 from local.athena.results import format_array, java_float_text
+from local.athena.tables import json_keys
 from local.athena.types import duckdb_to_athena, duckdb_to_hive, hive_to_duckdb
 
 
@@ -57,3 +59,46 @@ def test_type_mappings():
 def test_java_date_patterns():
     fmt, regex = java_to_strptime("yyyy/MM/dd/HH")
     assert fmt == "%Y/%m/%d/%H" and regex == r"\d{4}/\d{2}/\d{2}/\d{2}"
+
+
+SCHEMA = {"taxi": {"trips": {"n": "INTEGER", "big": "BIGINT", "x": "DOUBLE",
+                             "d": "DECIMAL(10,2)", "s": "VARCHAR"}}}
+
+
+def _sql(text: str) -> str:
+    return translate.prepare_query(translate.parse(text), "taxi", lambda refs: SCHEMA)[0]
+
+
+def test_integer_operands_become_integer_division():
+    sql = _sql("SELECT 5 / 2, n / big, count(*) / 2, length(s) / 2, CAST(s AS integer) / n "
+               "FROM trips")
+    assert sql.count("//") == 5 and " / " not in sql
+
+
+def test_other_operands_keep_float_division():
+    sql = _sql("SELECT CAST(5 AS double) / 2, x / n, d / 2, 5.0 / 2, avg(n) / 2, nosuch / 2 "
+               "FROM trips")
+    assert "//" not in sql and sql.count(" / ") == 6
+
+
+def test_division_typing_follows_subqueries_and_ctes():
+    sql = _sql("WITH w AS (SELECT n * 3 AS y, x FROM trips) "
+               "SELECT y / 2 AS half, x / 2 AS xs FROM (SELECT y, x FROM w)")
+    assert "y // 2" in sql and "x / 2" in sql
+    # without table types only literals and casts are typed
+    bare = translate.prepare_query(translate.parse("SELECT 7 / 2, n / 2 FROM trips"), "taxi")[0]
+    assert "7 // 2" in bare and "n / 2" in bare
+
+
+def test_json_key_matching_per_serde():
+    columns = [Column("vendorid", "int"), Column("ts", "string")]
+
+    def table(serde: str, **params: str) -> TableDef:
+        return TableDef("db", "t", columns, [], "s3://b/t/", serde, "", serde_params=params)
+
+    openx, hive = "org.openx.data.jsonserde.JsonSerDe", "org.apache.hive.hcatalog.data.JsonSerDe"
+    assert json_keys(table(openx)) == ({"vendorid": "vendorid", "ts": "ts"}, True)
+    assert json_keys(table(openx, **{"case.insensitive": "FALSE", "mapping.ts": "timestamp"})) \
+        == ({"vendorid": "vendorid", "ts": "timestamp"}, False)
+    assert json_keys(table(hive, **{"mapping.ts": "timestamp"})) == (
+        {"vendorid": "vendorid", "ts": "ts"}, True)

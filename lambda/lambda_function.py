@@ -1,0 +1,62 @@
+"""Step 4: the scoring Lambda (Kinesis -> SageMaker endpoint -> Firehose), a thin handler.
+
+Set-up happens once per execution environment (module level); each invocation scores the whole
+batch (:mod:`scoring`) and returns the partial batch response, so only records that hit a
+transient failure are retried by the event source mapping (``ReportBatchItemFailures``).
+Handler: ``lambda_function.lambda_handler``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
+from botocore.config import Config
+from fare_endpoint import FareEndpoint
+from scorer_config import ScorerSettings
+from scoring import BatchScorer
+from sinks import FirehoseSink
+from telemetry import logger, metrics, publish
+from threshold_source import ThresholdSource
+
+settings = ScorerSettings.from_env()
+_client_config = Config(retries={"mode": "standard", "max_attempts": 3},
+                        connect_timeout=5, read_timeout=30, max_pool_connections=4)
+_firehose = boto3.client("firehose", region_name=settings.region, config=_client_config)
+scorer = BatchScorer(
+    endpoint=FareEndpoint(
+        boto3.client("sagemaker-runtime", region_name=settings.region, config=_client_config),
+        settings.endpoint_name, max_rows=settings.inference_max_rows,
+        max_bytes=settings.inference_max_bytes,
+    ),
+    thresholds=ThresholdSource(
+        DynamoDBProvider(
+            table_name=settings.params_table, key_attr="id", value_attr="value",
+            boto3_client=boto3.resource("dynamodb", region_name=settings.region,
+                                        config=_client_config),
+        ),
+        mode=settings.threshold_mode, fixed_threshold=settings.fixed_threshold,
+        max_age_s=settings.thresholds_max_age_s,
+    ),
+    gold=FirehoseSink(_firehose, settings.gold_stream, max_attempts=settings.firehose_max_attempts),
+    quarantine=FirehoseSink(_firehose, settings.quarantine_stream,
+                            max_attempts=settings.firehose_max_attempts),
+)
+# A batch where every record must be retried is reported, not raised: same retry, clearer logs.
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams,
+                           raise_on_entire_batch_failure=False)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    outcome = scorer.score(event["Records"])
+    publish(outcome)
+    return process_partial_response(event=event, record_handler=outcome.check_record,
+                                    processor=processor, context=context)

@@ -1,0 +1,251 @@
+"""Scoring of one Kinesis batch: decode, validate, predict in chunks, decide, deliver.
+
+The batch is handled as a whole so that the endpoint sees one request per chunk (never one
+per record) and Firehose one PutRecordBatch per 500 records. Outcomes per record:
+
+- **scored**: written to the gold delivery stream (S3 + OpenSearch) with its prediction;
+- **quarantined**: undecodable or invalid; written with the reason to the quarantine stream;
+  never fails the batch;
+- **retry**: a transient failure (endpoint throttled, 5xx, missing; Firehose still failing after
+  retries). The event source mapping restarts from the first such record, so every record from
+  there on is reported as failed and nothing after it is delivered now: a record reaches the
+  gold layer once, not once per retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fare_endpoint import FareEndpoint
+from sinks import FirehoseSink
+from threshold_source import ThresholdSource
+
+from taximl.features import FEATURE_VERSION, features_for_record
+from taximl.schema import TRIP_FIELDS, TRIP_ID, trip_id_for
+from taximl.thresholds import decide
+from taximl.validation import validate_record
+
+logger = logging.getLogger(__name__)
+
+#: Quarantined payloads are cut to this size (Firehose accepts 1,000 KiB per record).
+MAX_QUARANTINE_PAYLOAD = 64 * 1024
+
+
+@dataclass
+class _Item:
+    index: int
+    sequence_number: str
+    arrival: float
+    trip: dict[str, Any] | None = None
+    features: dict[str, float | None] | None = None
+    reason: str | None = None
+    payload: Any = None
+    output: bytes | None = None
+    failed: str | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to a batch; ``failed_sequence_numbers`` go back as batchItemFailures."""
+
+    records: int = 0
+    scored: int = 0
+    outliers: int = 0
+    quarantined: int = 0
+    retry: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    retry_reason: str | None = None
+    endpoint_latency_ms: list[float] = field(default_factory=list)
+    endpoint_calls: int = 0
+    residuals: dict[str, list[float]] = field(default_factory=dict)
+    failed_sequence_numbers: set[str] = field(default_factory=set)
+
+    def check_record(self, record: Any) -> None:
+        """Powertools record handler: raise for a record that must be retried."""
+        sequence = record.kinesis.sequence_number
+        if sequence in self.failed_sequence_numbers:
+            raise RetryLaterError(f"record {sequence} will be retried: {self.retry_reason}")
+
+
+class RetryLaterError(Exception):
+    """When a record hit a transient failure; the event source mapping delivers it again."""
+
+
+def iso_utc(epoch_s: float) -> str:
+    """``2024-01-31T12:00:00.123Z`` from epoch seconds."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def decode(data_b64: str) -> tuple[Any, str | None]:
+    """The JSON object in a Kinesis record's ``data``, or (raw text, reason)."""
+    try:
+        raw = base64.b64decode(data_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return data_b64[:MAX_QUARANTINE_PAYLOAD], "undecodable:base64"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw[:MAX_QUARANTINE_PAYLOAD]).decode(), "undecodable:utf8"
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text[:MAX_QUARANTINE_PAYLOAD], "undecodable:json"
+    if not isinstance(payload, dict):
+        return text[:MAX_QUARANTINE_PAYLOAD], "undecodable:not_an_object"
+    return payload, None
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+class BatchScorer:
+    """Scores batches with an endpoint, threshold documents and two Firehose sinks."""
+
+    def __init__(self, endpoint: FareEndpoint, thresholds: ThresholdSource,
+                 gold: FirehoseSink, quarantine: FirehoseSink,
+                 clock: Any = time.time) -> None:
+        self.endpoint = endpoint
+        self.thresholds = thresholds
+        self.gold = gold
+        self.quarantine = quarantine
+        self._clock = clock
+
+    def score(self, records: Sequence[Mapping[str, Any]]) -> BatchOutcome:
+        outcome = BatchOutcome(records=len(records))
+        items = [self._prepare(i, record) for i, record in enumerate(records)]
+        valid = [item for item in items if item.trip is not None]
+        self._predict(valid, outcome)
+        processed_at = iso_utc(self._clock())
+        for item in items:
+            if item.failed is None and item.trip is None:
+                item.output = self._quarantine_record(item, processed_at)
+        self._deliver(items, outcome)
+        cut = next((item.index for item in items if item.failed is not None), len(items))
+        for item in items[cut:]:
+            outcome.failed_sequence_numbers.add(item.sequence_number)
+        outcome.retry = len(items) - cut
+        if outcome.retry:
+            outcome.retry_reason = items[cut].failed
+        for item in items[:cut]:
+            if item.trip is None:
+                outcome.quarantined += 1
+                key = (item.reason or "unknown").split(":", 1)[0]
+                outcome.quarantine_reasons[key] = outcome.quarantine_reasons.get(key, 0) + 1
+            else:
+                outcome.scored += 1
+        return outcome
+
+    # --- stages ----------------------------------------------------------------------------
+    def _prepare(self, index: int, record: Mapping[str, Any]) -> _Item:
+        kinesis = record["kinesis"]
+        item = _Item(index, kinesis["sequenceNumber"],
+                     float(kinesis.get("approximateArrivalTimestamp") or self._clock()))
+        payload, reason = decode(kinesis.get("data", ""))
+        item.payload = payload
+        if reason is not None:
+            item.reason = reason
+            return item
+        try:
+            check = validate_record(payload)
+            if check.trip is None:
+                item.reason = check.reason
+                return item
+            trip = check.trip
+            if not trip.get(TRIP_ID):
+                trip = {TRIP_ID: trip_id_for(trip), **trip}
+            item.features = features_for_record(trip)
+            item.trip = trip
+        except Exception as exc:  # a record our contract did not foresee: never block the shard
+            logger.exception("record %s could not be prepared", item.sequence_number)
+            item.trip, item.features = None, None
+            item.reason = f"unprocessable:{type(exc).__name__}"
+        return item
+
+    def _predict(self, valid: list[_Item], outcome: BatchOutcome) -> None:
+        if not valid:
+            return
+        results = self.endpoint.predict([item.features for item in valid])  # type: ignore[misc]
+        done = 0
+        for result in results:
+            outcome.endpoint_calls += 1
+            outcome.endpoint_latency_ms.append(result.latency_ms)
+            if result.predictions is None:
+                break
+            doc = self.thresholds.doc_for(result.variant or "unknown")
+            for item, predicted in zip(valid[result.start:result.stop], result.predictions,
+                                       strict=True):
+                item.output = self._scored_record(item, predicted, result.variant or "", doc,
+                                                  outcome)
+            done = result.stop
+        error = results[-1].error if results and results[-1].error else "endpoint not called"
+        for item in valid[done:]:
+            item.failed = f"endpoint: {error}"
+
+    def _scored_record(self, item: _Item, predicted: float, variant: str,
+                       doc: Mapping[str, Any], outcome: BatchOutcome) -> bytes:
+        trip = item.trip or {}
+        actual = float(trip["fare_amount"])
+        decision = decide(actual, predicted, item.features, doc)
+        residual = actual - predicted
+        outcome.residuals.setdefault(variant, []).append(abs(residual))
+        if decision.is_outlier:
+            outcome.outliers += 1
+        out = {TRIP_ID: trip[TRIP_ID]}
+        out.update({name: _json_value(trip.get(name)) for name in TRIP_FIELDS})
+        out.update(
+            predicted_fare=round(predicted, 4),
+            residual=round(residual, 4),
+            anomaly_score=round(decision.score, 4),
+            is_outlier=decision.is_outlier,
+            threshold_rule=decision.rule,
+            threshold=round(decision.threshold, 4),
+            threshold_mode=doc.get("mode"),
+            meter_fare=round(item.features["meter_fare"], 4) if item.features else None,
+            model_version=variant,
+            feature_version=FEATURE_VERSION,
+            event_time=iso_utc(item.arrival),
+            processing_time=iso_utc(self._clock()),
+        )
+        return (json.dumps(out, separators=(",", ":")) + "\n").encode("utf-8")
+
+    def _quarantine_record(self, item: _Item, processed_at: str) -> bytes:
+        payload = item.payload
+        trip_id = payload.get(TRIP_ID) if isinstance(payload, dict) else None
+        out = {
+            TRIP_ID: trip_id,
+            "reason": item.reason,
+            "record": payload,
+            "sequence_number": item.sequence_number,
+            "event_time": iso_utc(item.arrival),
+            "processing_time": processed_at,
+        }
+        data = json.dumps(out, separators=(",", ":"), default=str)
+        if len(data) > MAX_QUARANTINE_PAYLOAD * 2:
+            out["record"] = str(payload)[:MAX_QUARANTINE_PAYLOAD]
+            out["truncated"] = True
+            data = json.dumps(out, separators=(",", ":"), default=str)
+        return (data + "\n").encode("utf-8")
+
+    def _deliver(self, items: list[_Item], outcome: BatchOutcome) -> None:
+        cut = next((item.index for item in items if item.failed is not None), len(items))
+        for sink, want_trip in ((self.gold, True), (self.quarantine, False)):
+            chosen = [item for item in items[:cut] if (item.trip is not None) == want_trip]
+            if not chosen:
+                continue
+            delivered = sink.put([item.output or b"" for item in chosen])
+            for item, ok in zip(chosen, delivered, strict=True):
+                if not ok:
+                    item.failed = f"firehose: {sink.stream_name} did not accept the record"
+            if not all(delivered):
+                outcome.retry_reason = "firehose"
+                cut = next(item.index for item, ok in zip(chosen, delivered, strict=True)
+                           if not ok)

@@ -1,0 +1,1 @@
+"""Servers of the local stack, each runnable as ``python -m local.services.<name>``."""

@@ -1,0 +1,282 @@
+"""The training run end to end: training set -> training job -> evaluation -> registry.
+
+Used by ``train_register_deploy.py train`` and by ``retrain.py`` (the local stand-in of the
+SageMaker Pipeline in ``infra/pipeline``): the same code runs against AWS and the local stack,
+only the endpoint environment differs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import evaluation
+import registry
+import threshold_params
+import trainset
+from batch_s3 import get_bytes, put_bytes, read_parquet_prefix, s3_uri
+from training_job import model_artifact, run_training_job, training_job_request
+from xgb_training import HYPERPARAMETERS, load_archive, predict
+from xgboost_image import DEFAULT_VERSION, image_uri
+
+from taximl.config import Settings
+from taximl.features import FEATURE_COLUMNS, FEATURE_VERSION
+from taximl.thresholds import calibrate, doc_to_json, flagged_rate, param_id
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Knobs of one training run (defaults are the documented ones)."""
+
+    from_month: str = "000001"
+    to_month: str = "999912"
+    sample_fraction: float = 1.0
+    trips_uri: str | None = None  # reuse an existing CTAS folder instead of running the CTAS
+    role_arn: str | None = None
+    instance_type: str = "ml.m5.xlarge"
+    image_version: str = DEFAULT_VERSION
+    hyperparameters: Mapping[str, str] = field(default_factory=lambda: dict(HYPERPARAMETERS))
+    margin: float = registry.DEFAULT_MARGIN
+    target_fpr: float = 0.01
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced and where it is."""
+
+    job_name: str
+    trips_uri: str
+    model_uri: str
+    report_uri: str
+    thresholds_uri: str
+    report: dict[str, Any]
+    decision: registry.GateDecision
+    package_arn: str
+    version: int
+    threshold_param: str
+    seconds: dict[str, float]
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+            text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def job_name_for(settings: Settings, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    tail = f"-fare-{stamp}"
+    return f"{settings.project_prefix[: 63 - len(tail)].rstrip('-')}{tail}"
+
+
+def train_and_register(
+    settings: Settings, clients: Any, options: TrainOptions = TrainOptions()
+) -> TrainResult:
+    """Run one training run; ``clients`` has ``s3, athena, sagemaker, iam, dynamodb``."""
+    from execution_role import ensure_role
+
+    seconds: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        seconds[name] = round(now - clock, 2)
+        clock = now
+
+    job_name = job_name_for(settings)
+    run_uri = s3_uri(settings.processed_bucket, f"training/{job_name}")
+    role_arn = ensure_role(clients.iam, settings, options.role_arn)
+
+    # 1. training set (Athena CTAS)
+    trips_uri = options.trips_uri or f"{run_uri}/trips/"
+    if options.trips_uri is None:
+        logger.info("[1/7] CTAS %s.%s -> %s", settings.glue_database,
+                    settings.training_table, trips_uri)
+        trainset.run_ctas(clients.athena, settings, trips_uri, from_month=options.from_month,
+                          to_month=options.to_month, sample_fraction=options.sample_fraction)
+    else:
+        logger.info("[1/7] reusing the training set %s", trips_uri)
+    lap("ctas")
+
+    # 2. validate, features, time split, CSV channels
+    data = trainset.prepare(read_parquet_prefix(clients.s3, trips_uri))
+    sizes = {name: len(part) for name, part in data.parts().items()}
+    logger.info("[2/7] splits by pickup time: %s (rejected by the contract: %s)", sizes,
+                data.rejected or "none")
+    channels = trainset.write_channels(clients.s3, f"{run_uri}/channels", data)
+    lap("prepare")
+
+    # 3. training job (built-in XGBoost)
+    image = image_uri(settings.region, options.image_version)
+    output_path = s3_uri(settings.models_bucket, "training-jobs/")
+    request = training_job_request(
+        job_name=job_name, image_uri=image, role_arn=role_arn, channels=channels,
+        output_path=output_path, hyperparameters=options.hyperparameters,
+        instance_type=options.instance_type,
+        tags={"project": settings.project_prefix, "feature_version": FEATURE_VERSION},
+    )
+    logger.info("[3/7] training job %s (%s)", job_name, image)
+    job = run_training_job(clients.sagemaker, request, progress=options.progress)
+    model_uri = model_artifact(job)
+    lap("training_job")
+
+    # 4-6. evaluation next to the baselines, thresholds, approval gate
+    booster = load_archive(get_bytes(clients.s3, model_uri))
+    current = registry.latest_approved(clients.sagemaker, settings.model_package_group)
+    result = assess(booster, data, clients.s3, current, options.margin, options.target_fpr,
+                    settings.fixed_threshold)
+    report, doc, decision, test_fpr = (result.report, result.thresholds, result.decision,
+                                       result.test_flagged_rate)
+    logger.info("[6/7] approval gate: %s", decision.reason)
+    lap("evaluation")
+
+    base = f"{output_path}{job_name}/evaluation/"
+    report_doc = {
+        "job_name": job_name,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "model_uri": model_uri,
+        "image_uri": image,
+        "training_data": trips_uri,
+        "channels": channels,
+        "feature_version": FEATURE_VERSION,
+        "feature_columns": list(FEATURE_COLUMNS),
+        "git_commit": git_commit(),
+        "hyperparameters": dict(options.hyperparameters),
+        "split_sizes": sizes,
+        "split_time_ranges": {
+            name: [str(part.trips["pickup_datetime"].min()),
+                   str(part.trips["pickup_datetime"].max())]
+            for name, part in data.parts().items()
+        },
+        "rejected_by_contract": data.rejected,
+        "thresholds": {"target_fpr": options.target_fpr, "test_flagged_rate": round(test_fpr, 5),
+                       "segments": len(doc["segments"]), "global": doc["global"]},
+        "gate": {"approve": decision.approve, "reason": decision.reason},
+        **report,
+    }
+    report_uri = put_bytes(clients.s3, f"{base}report.json",
+                           json.dumps(report_doc, indent=2).encode(), "application/json")
+    lap("report")
+
+    # 7. register the version, store its thresholds
+    overall = report["overall"][evaluation.MODEL]
+    package = registry.register_version(
+        clients.sagemaker,
+        group=settings.model_package_group,
+        image_uri=image,
+        model_data_url=model_uri,
+        report_uri=report_uri,
+        metadata={
+            "training_data": trips_uri,
+            "training_job": job_name,
+            "feature_version": FEATURE_VERSION,
+            "git_commit": report_doc["git_commit"],
+            "test_rmse": f"{overall['rmse']:.4f}",
+            "test_mae": f"{overall['mae']:.4f}",
+        },
+        decision=decision,
+        description=f"XGBoost fare model from {job_name}",
+    )
+    version = int(package["ModelPackageVersion"])
+    doc["model_version"] = f"mv-{version}"
+    thresholds_uri = put_bytes(clients.s3, f"{base}thresholds.json", doc_to_json(doc).encode(),
+                               "application/json")
+    threshold_params.ensure_table(clients.dynamodb, settings.params_table)
+    threshold_params.put_doc(clients.dynamodb, settings.params_table, version, doc,
+                             package["ModelPackageArn"])
+    logger.info("[7/7] registered version %d (%s)", version, package["ModelApprovalStatus"])
+    lap("register")
+    return TrainResult(
+        job_name=job_name, trips_uri=trips_uri, model_uri=model_uri, report_uri=report_uri,
+        thresholds_uri=thresholds_uri, report=report_doc, decision=decision,
+        package_arn=package["ModelPackageArn"], version=version,
+        threshold_param=param_id(version), seconds=seconds,
+    )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Evaluation report, calibrated thresholds and the approval decision of a model."""
+
+    report: dict[str, Any]
+    thresholds: dict[str, Any]
+    decision: registry.GateDecision
+    test_flagged_rate: float
+
+
+def assess(
+    booster: Any,
+    data: trainset.TrainingData,
+    s3: Any,
+    current: Mapping[str, Any] | None,
+    margin: float,
+    target_fpr: float,
+    fixed_threshold: float,
+) -> Assessment:
+    """Test-split report next to both baselines, thresholds from validation, gate decision."""
+    predictions = {
+        evaluation.MODEL: predict(booster, data.test.features),
+        evaluation.METER: data.test.features["meter_fare"].to_numpy(),
+        evaluation.TEMPLATE: evaluation.template_baseline(data.train, data.test),
+    }
+    report = evaluation.evaluate(data.test, predictions)
+    val_pred = predict(booster, data.validation.features)
+    doc = calibrate(data.validation.label, val_pred, data.validation.features.to_dict("records"),
+                    target_fpr=target_fpr, fixed_threshold=fixed_threshold)
+    test_fpr = flagged_rate(data.test.label, predictions[evaluation.MODEL],
+                            data.test.features.to_dict("records"), doc)
+    decision = _gate(s3, current, data.test, report, margin)
+    return Assessment(report, doc, decision, test_fpr)
+
+
+def _gate(
+    s3: Any,
+    current: Mapping[str, Any] | None,
+    test: trainset.Part,
+    report: Mapping[str, Any],
+    margin: float,
+) -> registry.GateDecision:
+    import numpy as np
+
+    overall = report["overall"]
+    new_rmse = overall[evaluation.MODEL]["rmse"]
+    meter_rmse = overall[evaluation.METER]["rmse"]
+    if current is None:
+        return registry.gate(new_rmse, current_rmse=None, current_version=None,
+                             meter_rmse=meter_rmse, margin=margin)
+    version = int(current["ModelPackageVersion"])
+    meta = current.get("CustomerMetadataProperties", {})
+    if meta.get("feature_version", FEATURE_VERSION) != FEATURE_VERSION:
+        return registry.GateDecision(
+            False,
+            f"approved version {version} uses feature version {meta.get('feature_version')} "
+            f"(this run: {FEATURE_VERSION}): compare the reports and approve by hand",
+        )
+    try:
+        booster = load_archive(get_bytes(s3, registry.model_data_url(current)))
+        pred = predict(booster, test.features)
+    except Exception as exc:  # an unreadable artifact must not block registration
+        return registry.GateDecision(
+            False, f"could not score approved version {version} on the test rows ({exc})"
+        )
+    current_rmse = float(np.sqrt(np.mean((test.label - pred) ** 2)))
+    return registry.gate(new_rmse, current_rmse=current_rmse, current_version=version,
+                         meter_rmse=meter_rmse, margin=margin)

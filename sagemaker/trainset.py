@@ -1,0 +1,195 @@
+"""Step 2: the training set. Athena CTAS -> Parquet -> validated trips -> features -> splits.
+
+The CTAS (``infra/sql/create_training_set.sql``) cleans and samples the raw table into a new
+folder of the processed bucket. This module reads it back, validates it again with the shared
+contract (:func:`taximl.validation.validate_frame`), computes the shared features
+(:func:`taximl.features.features_frame`), splits it by time (train = oldest trips, test =
+newest: the model is always judged on trips that happen after the ones it learnt from) and
+writes the CSV channels the built-in XGBoost reads: label first, no header, empty = missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from athena_sql import render_sql, run_query
+from batch_s3 import put_bytes, s3_uri
+
+from taximl.config import Settings
+from taximl.errors import InvalidInputError
+from taximl.features import FEATURE_COLUMNS, LABEL, features_frame
+from taximl.validation import validate_frame
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+SPLIT_NAMES = ("train", "validation", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+MIN_ROWS_PER_SPLIT = 20
+
+
+@dataclass(frozen=True)
+class Part:
+    """One split: model features, label, and the validated trips they came from."""
+
+    features: pd.DataFrame
+    label: np.ndarray
+    trips: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Train / validation / test parts plus what was dropped on the way."""
+
+    train: Part
+    validation: Part
+    test: Part
+    rejected: dict[str, int]
+
+    def parts(self) -> dict[str, Part]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+
+def run_ctas(
+    athena: Any,
+    settings: Settings,
+    location: str,
+    *,
+    from_month: str = "000001",
+    to_month: str = "999912",
+    sample_fraction: float = 1.0,
+    timeout_s: float = 900.0,
+) -> str:
+    """(Re)create the training table as Parquet at ``location`` (an empty S3 folder)."""
+    if not 0 < sample_fraction <= 1:
+        raise InvalidInputError("sample_fraction must be in (0, 1]")
+    output = s3_uri(settings.processed_bucket, "athena-results/")
+    params = {
+        "database": settings.glue_database,
+        "raw_table": settings.raw_table,
+        "training_table": settings.training_table,
+    }
+    run_query(athena, render_sql("drop_training_table", **params), output_location=output,
+              database=settings.glue_database, timeout_s=timeout_s)
+    sql = render_sql(
+        "create_training_set",
+        **params,
+        location=location,
+        from_month=from_month,
+        to_month=to_month,
+        sample_fraction=repr(float(sample_fraction)),
+    )
+    return run_query(athena, sql, output_location=output, database=settings.glue_database,
+                     timeout_s=timeout_s)
+
+
+def time_split(
+    trips: pd.DataFrame, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+) -> dict[str, pd.Index]:
+    """Row labels of each split by pickup time: the oldest trips train, the newest test."""
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) <= 0:
+        raise InvalidInputError("split fractions must be three positive numbers summing to 1")
+    order = trips["pickup_datetime"].sort_values(kind="mergesort").index
+    n = len(order)
+    n_train = round(n * fractions[0])
+    n_validation = round(n * fractions[1])
+    return {
+        "train": order[:n_train],
+        "validation": order[n_train : n_train + n_validation],
+        "test": order[n_train + n_validation :],
+    }
+
+
+def prepare(
+    frame: pd.DataFrame, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+) -> TrainingData:
+    """Validate (shared contract), compute shared features, split by time."""
+    check = validate_frame(frame)
+    valid = check.valid
+    rejected = check.reason_counts()
+    if rejected:
+        logger.info("validation rejected %d rows: %s", len(check.rejected), rejected)
+    splits = time_split(valid, fractions)
+    small = {name: len(index) for name, index in splits.items() if len(index) < MIN_ROWS_PER_SPLIT}
+    if small:
+        raise InvalidInputError(
+            f"too few valid trips to train ({len(valid)} valid; split sizes {small}): "
+            "upload more data or widen the month range"
+        )
+    features = features_frame(valid)
+    label = valid[LABEL].to_numpy(dtype="float64")
+    parts = {
+        name: Part(
+            features=features.loc[index].reset_index(drop=True),
+            label=label[valid.index.get_indexer(index)],
+            trips=valid.loc[index].reset_index(drop=True),
+        )
+        for name, index in splits.items()
+    }
+    return TrainingData(**parts, rejected=rejected)
+
+
+def channel_csv(part: Part) -> bytes:
+    """The built-in XGBoost CSV: label first, then FEATURE_COLUMNS; no header; empty = missing."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    columns = [pa.array(part.label, type=pa.float64(), from_pandas=True)] + [
+        pa.array(part.features[name].to_numpy(dtype="float64"), from_pandas=True)
+        for name in FEATURE_COLUMNS
+    ]
+    table = pa.Table.from_arrays(columns, names=[LABEL, *FEATURE_COLUMNS])
+    sink = io.BytesIO()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+    return sink.getvalue()
+
+
+def write_channels(s3: Any, base_uri: str, data: TrainingData) -> dict[str, str]:
+    """Write ``<base>/<split>/<split>.csv`` for every split; returns the folder URI of each."""
+    uris = {}
+    for name, part in data.parts().items():
+        folder = f"{base_uri.rstrip('/')}/{name}/"
+        put_bytes(s3, f"{folder}{name}.csv", channel_csv(part), "text/csv")
+        uris[name] = folder
+    return uris
+
+
+def part_of(trips: pd.DataFrame) -> Part:
+    """A Part from trips already split (e.g. the pipeline's Parquet outputs), re-validated."""
+    valid = validate_frame(trips).valid
+    return Part(features=features_frame(valid), label=valid[LABEL].to_numpy(dtype="float64"),
+                trips=valid)
+
+
+def plausible_mask(valid: pd.DataFrame) -> pd.Series:
+    """The WHERE clause of ``create_training_set.sql`` on validated trips (pandas twin).
+
+    For local runs that skip Athena (the benchmark, the real-data test); the end-to-end test
+    checks that both keep the same trips of the bundled sample.
+    """
+    import numpy as np
+
+    seconds = (valid["dropoff_datetime"] - valid["pickup_datetime"]).dt.total_seconds()
+    distance, fare = valid["trip_distance"], valid["fare_amount"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mph = distance * 3600.0 / seconds
+    mask = (
+        (fare > 0) & (fare < 500) & (distance > 0) & (distance < 100)
+        & (valid["passenger_count"] > 0)
+        & (fare >= 2.5)
+        & valid["rate_code_id"].isin([1, 2, 3, 4])
+        & valid["pu_location_id"].between(1, 265) & valid["do_location_id"].between(1, 265)
+        & seconds.between(60, 10800)
+        & (mph <= 80)
+    )
+    return mask.fillna(False).astype(bool)

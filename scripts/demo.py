@@ -1,0 +1,281 @@
+"""The whole pipeline on this machine, in one command (the README's demo).
+
+Usage::
+
+    python scripts/demo.py [--data data/sample_nyc_taxi.csv] [--rate 1000] [--retrain]
+
+1. starts the local AWS stack (``python -m local start``; nothing goes to AWS);
+2. step 1: datalake (buckets, Glue database, raw table) with the trip file;
+3. step 2: training set, XGBoost training, registry, deployment of the fare endpoint
+   (skipped when the endpoint already serves a model, unless ``--retrain``);
+4. steps 3-5: Kinesis stream, Firehose to S3 + OpenSearch and quarantine, the scoring Lambda
+   and its event source mapping (short Firehose buffers so results show up in seconds);
+5. step 6: the producer sends the trips; the demo waits (bounded) until every one of them is
+   scored or quarantined, then prints a summary and where to look.
+
+Re-running works: existing resources are kept, trips keep their ``trip_id``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+for extra in (REPO, REPO / "producer", REPO / "infra" / "streaming", REPO / "viz"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+DEFAULT_DATA = REPO / "data" / "sample_nyc_taxi.csv"
+WAIT_S = 300.0
+
+
+def step(title: str) -> None:
+    print(f"\n==> {title}", flush=True)
+
+
+def sh(*args: str) -> None:
+    """Run a command of the project (same Python), echoing it; fail loudly."""
+    cmd = [sys.executable if a == "python" else a for a in args]
+    print("   $ " + " ".join(shlex.quote(a) for a in args), flush=True)
+    result = subprocess.run(cmd, cwd=REPO, env=os.environ.copy(), check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"demo stopped: `{' '.join(args)}` failed (exit {result.returncode})")
+
+
+def load_stack_env() -> dict[str, str]:
+    out = subprocess.run([sys.executable, "-m", "local", "env"], cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout
+    env = dict(re.findall(r"^export (\w+)=(.*)$", out, flags=re.M))
+    return {k: shlex.split(v)[0] if v else "" for k, v in env.items()}
+
+
+def endpoint_in_service(settings: Any) -> bool:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        described = boto3.client("sagemaker").describe_endpoint(
+            EndpointName=settings.endpoint_name)
+    except ClientError:
+        return False
+    return described["EndpointStatus"] == "InService"
+
+
+def read_prefix(bucket: str, prefix: str) -> tuple[int, list[dict[str, Any]]]:
+    import boto3
+
+    s3 = boto3.client("s3")
+    objects, rows = 0, []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            objects += 1
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            rows += [json.loads(line) for line in body.splitlines() if line.strip()]
+    return objects, rows
+
+
+def expected_ids(path: Path, limit: int | None) -> tuple[set[str], set[str], set[str]]:
+    """Valid and invalid trip ids the producer sends, and the ids labelled as anomalies
+    (``anomaly_label`` column of files made by data/generate.py; empty for real data)."""
+    from trip_source import SourceStats, iter_trips
+
+    from taximl.io import iter_raw_chunks
+
+    labels: list[str] = []
+    for chunk in iter_raw_chunks(path):
+        if "anomaly_label" not in chunk.columns:
+            break
+        labels += chunk["anomaly_label"].fillna("").astype(str).tolist()
+    valid, invalid, anomalies = set(), set(), set()
+    for i, trip in enumerate(iter_trips(path, SourceStats())):
+        if limit is not None and i >= limit:
+            break
+        (valid if trip.reason is None else invalid).add(trip.trip_id)
+        if i < len(labels) and labels[i] and not labels[i].startswith("malformed"):
+            anomalies.add(trip.trip_id)
+    return valid, invalid, anomalies
+
+
+def search_count(settings: Any) -> int:
+    from search_client import search_client
+
+    client = search_client(settings.opensearch_endpoint, settings.region)
+    try:
+        client.indices.refresh(index=f"{settings.opensearch_index}-*")
+        return int(client.count(index=f"{settings.opensearch_index}-*")["count"])
+    except Exception:
+        return 0
+
+
+def athena_query(settings: Any, sql: str, timeout_s: float = 60.0) -> list[list[str]]:
+    import boto3
+
+    athena = boto3.client("athena")
+    qid = athena.start_query_execution(
+        QueryString=sql, QueryExecutionContext={"Database": settings.glue_database},
+        ResultConfiguration={"OutputLocation": f"s3://{settings.gold_bucket}/athena-results/"},
+    )["QueryExecutionId"]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+        if state["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError("Athena query still running")
+        time.sleep(0.5)
+    if state["State"] != "SUCCEEDED":
+        raise RuntimeError(state.get("StateChangeReason", state["State"]))
+    rows = athena.get_query_results(QueryExecutionId=qid)["ResultSet"]["Rows"]
+    return [[c.get("VarCharValue", "") for c in r["Data"]] for r in rows]
+
+
+GOLD_QUERY = ("SELECT model_version, count(DISTINCT trip_id) AS trips, "
+              "sum(CASE WHEN is_outlier THEN 1 ELSE 0 END) AS outliers, "
+              "round(avg(abs(residual)), 2) AS mean_abs_residual "
+              "FROM scored_trips GROUP BY model_version ORDER BY model_version")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the whole pipeline on the local stack.")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="trip file (CSV/Parquet, any TLC variant; e.g. a month cached by "
+                             "data/download.py)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="producer events/s")
+    parser.add_argument("--limit", type=int, help="send only this many trips")
+    parser.add_argument("--retrain", action="store_true", help="train and deploy again")
+    parser.add_argument("--buffer-seconds", type=int, default=5,
+                        help="Firehose buffer interval for the demo (AWS default: 300)")
+    args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(f"error: {args.data} not found", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+
+    step("Starting the local AWS stack (python -m local start)")
+    sh("python", "-m", "local", "start")
+    os.environ.update(load_stack_env())
+    from taximl.config import Settings
+
+    settings = Settings.from_env()
+
+    step("Step 1: datalake (buckets, Glue database, raw table)")
+    sh("python", "infra/datalake/setup_datalake.py", "--sample", str(args.data))
+
+    step("Step 2: training set, training, Model Registry, endpoint")
+    if endpoint_in_service(settings) and not args.retrain:
+        print(f"   endpoint {settings.endpoint_name} already serves a model "
+              "(--retrain to train again)")
+    else:
+        sh("python", "sagemaker/train_register_deploy.py", "run")
+    if not endpoint_in_service(settings):
+        print(f"error: endpoint {settings.endpoint_name} is not InService after step 2 "
+              "(see the output above; `python sagemaker/train_register_deploy.py status`)",
+              file=sys.stderr)
+        return 1
+
+    step("Steps 3-5: Kinesis, Firehose (S3 + OpenSearch + quarantine), Lambda, mapping")
+    import deploy
+
+    deploy.deploy_streaming(settings, buffer_seconds=args.buffer_seconds,
+                            say=lambda m: print(f"   {m}"))
+    _create_gold_table(settings)
+
+    run_started = time.time()
+    step("Step 6: producer")
+    command = ["python", "producer/producer.py", str(args.data), "--rate", f"{args.rate:g}"]
+    if args.limit:
+        command += ["--limit", str(args.limit)]
+    sh(*command)
+
+    step("Waiting until every trip is scored or quarantined")
+    valid, invalid, anomalies = expected_ids(args.data, args.limit)
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        objects, gold = read_prefix(settings.gold_bucket, "scored/")
+        _, quarantine = read_prefix(settings.gold_bucket, "quarantine/")
+        gold = [g for g in gold if _epoch(g["processing_time"]) >= run_started]
+        quarantine = [q for q in quarantine if _epoch(q["processing_time"]) >= run_started]
+        scored = {g["trip_id"]: g for g in gold if g["trip_id"] in valid}
+        held = {q.get("trip_id") for q in quarantine} & invalid
+        done = len(scored) >= len(valid) and len(held) >= len(invalid)
+        print(f"   scored {len(scored):,}/{len(valid):,}  quarantined {len(held):,}/"
+              f"{len(invalid):,}", flush=True)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    docs = search_count(settings)
+    outliers = sum(bool(g["is_outlier"]) for g in scored.values())
+    reasons = collections.Counter(q["reason"].split(":")[0] for q in quarantine
+                                  if q.get("trip_id") in invalid)
+    try:
+        table = athena_query(settings, GOLD_QUERY)
+    except Exception as exc:  # Athena is a convenience here: the summary stands without it
+        table = [[f"(Athena query failed: {exc})"]]
+
+    print("\n" + "=" * 72)
+    print(f"Demo {'finished' if done else 'stopped waiting'} in "
+          f"{time.monotonic() - started:.0f} s")
+    print(f"  trips sent            {len(valid) + len(invalid):,} from {args.data.name}")
+    print(f"  processed (scored)    {len(scored):,} of {len(valid):,} valid trips")
+    print(f"  quarantined           {len(held):,} of {len(invalid):,} invalid rows "
+          f"{dict(reasons.most_common())}")
+    print(f"  outliers              {outliers:,} "
+          f"({outliers / max(1, len(scored)):.1%} of scored trips)")
+    if anomalies:
+        caught = sum(bool(scored[t]["is_outlier"]) for t in anomalies if t in scored)
+        print(f"  labelled anomalies    {caught:,} of {len(anomalies):,} flagged "
+              f"(injected by data/generate.py)")
+    print(f"  gold objects          {objects:,} in s3://{settings.gold_bucket}/scored/ "
+          "(all runs)")
+    print(f"  documents in index    {docs:,} in {settings.opensearch_index}-* ")
+    print("  Athena (scored_trips by model version):")
+    for row in table:
+        print("    " + " | ".join(row))
+    search = settings.opensearch_endpoint
+    print("\nWhere to look:")
+    print(f"  search      {search}/{settings.opensearch_index}-*/_search?q=is_outlier:true")
+    print("  live stats  python viz/live_stats.py")
+    print(f"  S3          aws s3 ls s3://{settings.gold_bucket}/scored/ --recursive")
+    print(f"  Athena      aws athena start-query-execution --query-execution-context "
+          f"Database={settings.glue_database} --result-configuration "
+          f"OutputLocation=s3://{settings.gold_bucket}/athena-results/ --query-string "
+          f"\"SELECT * FROM scored_trips WHERE is_outlier LIMIT 10\"")
+    env_file = Path(os.environ.get("LOCAL_STACK_STATE_DIR", REPO / ".local-stack")) / "env.sh"
+    print(f"  (in a new shell first: source {env_file})")
+    print("Stop the stack with: python -m local stop")
+    return 0 if done else 1
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _create_gold_table(settings: Any) -> None:
+    sql = (REPO / "infra" / "streaming" / "gold_table.sql").read_text()
+    sql = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    sql = sql.replace("${GLUE_DATABASE}", settings.glue_database)
+    sql = sql.replace("${GOLD_BUCKET}", settings.gold_bucket).strip().rstrip(";")
+    try:
+        athena_query(settings, sql)
+        print(f"   Athena table {settings.glue_database}.scored_trips ready")
+    except Exception as exc:
+        print(f"   warning: could not create the Athena table scored_trips: {exc}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Pure logic of the batch steps: image lookup, SQL files, splitting, channels, metrics, gate."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import athena_sql
+import deployment
+import evaluation
+import numpy as np
+import pandas as pd
+import pytest
+import registry
+import trainset
+import xgb_training
+from xgboost_image import image_uri
+
+from taximl.errors import InvalidInputError
+from taximl.features import FEATURE_COLUMNS
+from taximl.io import read_trips
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "data" / "sample_nyc_taxi.csv"
+
+
+# --- image lookup ------------------------------------------------------------------------
+def test_builtin_xgboost_image_per_region() -> None:
+    assert image_uri("us-east-1") == (
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    )
+    assert image_uri("eu-west-1", "1.5-1") == (
+        "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.5-1"
+    )
+    assert image_uri("cn-north-1").endswith(".amazonaws.com.cn/sagemaker-xgboost:1.7-1")
+    with pytest.raises(ValueError, match="no SageMaker built-in XGBoost image"):
+        image_uri("mars-north-1")
+
+
+# --- SQL files -----------------------------------------------------------------------------
+def test_raw_table_ddl_uses_lazy_simple_serde_correctly() -> None:
+    sql = athena_sql.render_sql("raw_trips_table", database="db", raw_table="raw",
+                                raw_bucket="bucket")
+    assert "LazySimpleSerDe" in sql and "'field.delim' = ','" in sql
+    assert "'skip.header.line.count' = '1'" in sql
+    assert "separatorChar" not in sql and "--" not in sql  # comments stay in the file
+    assert "LOCATION 's3://bucket/trips/'" in sql
+    assert "PARTITIONED BY (year STRING, month STRING)" in sql
+
+
+def test_ctas_renders_every_placeholder_and_keeps_course_filters() -> None:
+    sql = athena_sql.render_sql(
+        "create_training_set", database="db", raw_table="raw", training_table="train",
+        location="s3://p/training/x/trips/", from_month="202401", to_month="202412",
+        sample_fraction="0.5",
+    )
+    assert "${" not in sql
+    assert "external_location = 's3://p/training/x/trips/'" in sql
+    for condition in ("fare_amount > 0", "trip_distance > 0", "passenger_count > 0",
+                      "ratecodeid IN (1, 2, 3, 4)", "rand() < 0.5", "BETWEEN 60 AND 10800"):
+        assert condition in sql
+    with pytest.raises(InvalidInputError, match="placeholder"):
+        athena_sql.render_sql("create_training_set", database="db")
+
+
+# --- training set ------------------------------------------------------------------------
+def _trips(n: int = 100) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    pickup = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.permutation(n) * 600, unit="s")
+    minutes = rng.uniform(3, 40, n)
+    distance = np.round(minutes / 4, 2)
+    return pd.DataFrame({
+        "tpep_pickup_datetime": pickup,
+        "tpep_dropoff_datetime": pickup + pd.to_timedelta(minutes, unit="m"),
+        "passenger_count": 1.0,
+        "trip_distance": distance,
+        "RatecodeID": 1.0,
+        "PULocationID": 161,
+        "DOLocationID": 236,
+        "fare_amount": np.round(3 + 3.5 * distance, 2),
+    })
+
+
+def test_time_split_puts_the_newest_trips_in_test() -> None:
+    trips = validate(_trips(200))
+    splits = trainset.time_split(trips)
+    assert [len(splits[k]) for k in ("train", "validation", "test")] == [160, 20, 20]
+    pickup = trips["pickup_datetime"]
+    assert pickup[splits["train"]].max() < pickup[splits["validation"]].min()
+    assert pickup[splits["validation"]].max() < pickup[splits["test"]].min()
+    with pytest.raises(InvalidInputError):
+        trainset.time_split(trips, (0.5, 0.5, 0.5))
+
+
+def validate(frame: pd.DataFrame) -> pd.DataFrame:
+    from taximl.validation import validate_frame
+
+    return validate_frame(frame).valid
+
+
+def test_prepare_and_channel_csv_follow_the_builtin_xgboost_format() -> None:
+    # GIVEN trips, one of them with a missing passenger count and one broken row
+    frame = _trips(250)
+    frame.loc[5, "passenger_count"] = np.nan
+    frame.loc[7, "fare_amount"] = -4.0
+    data = trainset.prepare(frame)
+    # THEN the broken row is rejected with its reason and the splits cover the rest
+    assert data.rejected == {"negative_fare": 1}
+    assert sum(len(p) for p in data.parts().values()) == 249
+    # AND the CSV has the label first, no header, one column per feature, empty = missing
+    body = trainset.channel_csv(data.train).decode()
+    lines = body.splitlines()
+    assert len(lines) == len(data.train)
+    assert all(len(line.split(",")) == 1 + len(FEATURE_COLUMNS) for line in lines)
+    assert not re.search(r"[a-z_]", lines[0])  # no header
+    parsed = pd.read_csv(io.StringIO(body), header=None)
+    np.testing.assert_allclose(parsed[0].to_numpy(), data.train.label)
+    assert parsed.isna().to_numpy().sum() == data.train.features.isna().to_numpy().sum()
+
+
+def test_prepare_refuses_too_little_data() -> None:
+    with pytest.raises(InvalidInputError, match="too few valid trips"):
+        trainset.prepare(_trips(30))
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="bundled sample not generated yet")
+def test_plausibility_filter_on_the_bundled_sample() -> None:
+    valid = validate(read_trips(SAMPLE))
+    mask = trainset.plausible_mask(valid)
+    kept = valid[mask]
+    assert 0.7 < mask.mean() < 1.0
+    assert kept["rate_code_id"].isin([1, 2, 3, 4]).all()
+    assert (kept["fare_amount"] >= 2.5).all()
+
+
+# --- local training twin -------------------------------------------------------------------
+def test_xgb_args_match_the_container_semantics() -> None:
+    args = xgb_training.xgb_args(xgb_training.HYPERPARAMETERS, nthread=2)
+    assert args.num_round == 600 and args.early_stopping_rounds == 30
+    assert args.params["max_depth"] == 8 and args.params["eta"] == 0.1
+    assert args.params["objective"] == "reg:squarederror" and args.params["nthread"] == 2
+    assert "num_round" not in args.params
+
+
+def test_model_archive_round_trip_predicts_the_same() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, (300, 3))
+    y = 3 + 2 * x[:, 0]
+    booster = xgb_training.train_booster(
+        (x, y), None, {"objective": "reg:squarederror", "num_round": "20", "max_depth": "3"}
+    )
+    loaded = xgb_training.load_archive(xgb_training.model_archive(booster))
+    np.testing.assert_allclose(xgb_training.predict(loaded, x), xgb_training.predict(booster, x))
+
+
+# --- evaluation ----------------------------------------------------------------------------
+def test_regression_metrics_values() -> None:
+    m = evaluation.regression_metrics(np.array([10.0, 12.0, 8.0, 10.0]),
+                                      np.array([10.0, 10.0, 10.0, 10.0]))
+    assert m["n"] == 4 and m["rmse"] == pytest.approx(np.sqrt(2.0), abs=1e-4)
+    assert m["mae"] == 1.0 and m["bias"] == 0.0
+    assert m["residual_quantiles"]["p50"] == 0.0
+
+
+def test_evaluate_reports_overall_and_segments_for_every_predictor() -> None:
+    data = trainset.prepare(_trips(400))
+    test = data.test
+    perfect = test.label.copy()
+    report = evaluation.evaluate(test, {"model": perfect, "meter_formula": perfect + 1.0})
+    assert report["overall"]["model"]["rmse"] == 0.0
+    assert report["overall"]["meter_formula"]["mae"] == 1.0
+    assert set(report["segments"]) == {"rate_code", "airport", "distance_band", "hour_band"}
+    assert report["segments"]["rate_code"]["1"]["model"]["n"] == len(test)
+    assert evaluation.beats_baselines(report) == {"meter_formula": True}
+    table = evaluation.format_table(report)
+    assert table.splitlines()[2].startswith("ALL") and "rate_code=1" in table
+
+
+def test_template_baseline_uses_the_course_features_only() -> None:
+    data = trainset.prepare(_trips(400))
+    matrix = evaluation.template_matrix(data.test.trips)
+    assert matrix.shape == (len(data.test), len(evaluation.TEMPLATE_COLUMNS))
+    pred = evaluation.template_baseline(data.train, data.test)
+    assert pred.shape == (len(data.test),) and np.isfinite(pred).all()
+
+
+# --- approval gate -------------------------------------------------------------------------
+def test_gate_first_version_must_beat_the_meter_formula() -> None:
+    ok = registry.gate(0.8, current_rmse=None, current_version=None, meter_rmse=2.5)
+    assert ok.approve and ok.status == "Approved" and "meter formula" in ok.reason
+    bad = registry.gate(3.0, current_rmse=None, current_version=None, meter_rmse=2.5)
+    assert not bad.approve and bad.status == "PendingManualApproval"
+
+
+def test_gate_needs_the_margin_over_the_approved_version() -> None:
+    better = registry.gate(0.90, current_rmse=1.0, current_version=3, meter_rmse=2.5, margin=0.05)
+    assert better.approve and "version 3" in better.reason
+    close = registry.gate(0.97, current_rmse=1.0, current_version=3, meter_rmse=2.5, margin=0.05)
+    assert not close.approve and "needs <= 0.9500" in close.reason
+
+
+# --- deployment naming ---------------------------------------------------------------------
+def test_endpoint_config_names_the_variant_after_the_version() -> None:
+    request = deployment.endpoint_config_request("cfg", "model", 7, deployment.ServingOptions())
+    variant = request["ProductionVariants"][0]
+    assert variant["VariantName"] == "mv-7"
+    assert variant["InstanceType"] == "ml.m5.large" and variant["InitialInstanceCount"] == 1
+    serverless = deployment.ServingOptions(serverless_memory_mb=2048)
+    variant = deployment.endpoint_config_request("c", "m", 7, serverless)["ProductionVariants"][0]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert "InstanceType" not in variant
+    with pytest.raises(InvalidInputError):
+        deployment.ServingOptions(serverless_memory_mb=1500).variant_config()
+
+
+def test_resource_names_fit_sagemaker_limits() -> None:
+    name = deployment.resource_name("x" * 80, 123, "20260101-000000")
+    assert len(name) <= 63 and name.endswith("-mv-123-20260101-000000")
+    assert deployment.version_of_variant("mv-12") == 12
+    assert deployment.version_of_variant("AllTraffic") is None
+
+
+def test_strip_comment_respects_quotes() -> None:
+    assert athena_sql.strip_comment("a = 1 -- note") == "a = 1 "
+    assert athena_sql.strip_comment("x = '--not a comment' -- yes") == "x = '--not a comment' "
