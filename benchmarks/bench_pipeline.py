@@ -159,11 +159,10 @@ def compare_naive(settings: Any, path: Path, n: int) -> dict[str, float]:
     from fare_endpoint import FareEndpoint
     from scoring import BatchScorer
     from sinks import FirehoseSink
-    from threshold_source import ThresholdSource
-    from trip_source import SourceStats, iter_trips
-
     from taximl.features import features_for_record, features_to_csv
     from taximl.validation import validate_record
+    from threshold_source import ThresholdSource
+    from trip_source import SourceStats, iter_trips
 
     firehose = boto3.client("firehose")
     runtime = boto3.client("sagemaker-runtime")
@@ -241,7 +240,6 @@ def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:
     import deploy
     import e2e_model
     from e2e_helpers import generate
-
     from taximl.config import Settings
 
     settings = Settings.from_env(project_prefix="bench",

@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sagemaker"))
 
 import numpy as np
 import pandas as pd
+
 import trainset
 from evaluation import METER, MODEL, TEMPLATE, evaluate, format_table, template_baseline
-from xgb_training import HYPERPARAMETERS, predict, train_booster
-
 from taximl.io import read_trips
 from taximl.validation import validate_frame
+from xgb_training import HYPERPARAMETERS, predict, train_booster
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHARED_DATA_DIR", REPO.parent / "shared" / "data"))

@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+
 from synth_output import open_sink
 from synth_trips import LABEL_COLUMN, GenConfig, generate_chunk
 

@@ -13,6 +13,7 @@ from typing import Protocol
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from synth_trips import LABEL_COLUMN, TRIP_COLUMNS
 
 #: Parquet types of the official 2023 yellow files (nullable integers stored as double there).

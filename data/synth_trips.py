@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+
 from synth_rng import TripRandom
 from synth_zones import EWR, JFK, LGA, borough_of, congestion_zone_mask, group_zones
 

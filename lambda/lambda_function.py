@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from botocore.config import Config
+
 from fare_endpoint import FareEndpoint
 from scorer_config import ScorerSettings
 from scoring import BatchScorer

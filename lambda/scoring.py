@@ -26,12 +26,11 @@ from typing import Any
 
 from fare_endpoint import FareEndpoint
 from sinks import FirehoseSink
-from threshold_source import ThresholdSource
-
 from taximl.features import FEATURE_VERSION, features_for_record
 from taximl.schema import TRIP_FIELDS, TRIP_ID, trip_id_for
 from taximl.thresholds import decide
 from taximl.validation import validate_record
+from threshold_source import ThresholdSource
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from collections import deque
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
 from scoring import BatchOutcome
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TaxiFares")

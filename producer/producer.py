@@ -27,9 +27,8 @@ from typing import Any
 
 from kinesis_sender import KinesisSender, SendError, SendStats
 from pacing import Pacer
-from trip_source import PARTITION_KEYS, SourceStats, iter_trips, parse_start_at
-
 from taximl.config import Settings
+from trip_source import PARTITION_KEYS, SourceStats, iter_trips, parse_start_at
 
 logger = logging.getLogger("producer")
 

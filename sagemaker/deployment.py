@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import registry
 from botocore.exceptions import ClientError
 
+import registry
 from taximl.errors import InvalidInputError, PlatformError
 from taximl.thresholds import VARIANT_PREFIX, variant_name
 

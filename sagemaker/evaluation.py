@@ -16,13 +16,13 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from xgb_training import predict, train_booster
-
 from taximl.thresholds import SEGMENT_DIMENSIONS, segment_of
+from xgb_training import predict, train_booster
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
     from trainset import Part
 
 logger = logging.getLogger(__name__)

@@ -24,10 +24,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import registry
+from taximl.config import Settings
 from xgb_training import HYPERPARAMETERS
 from xgboost_image import image_uri
-
-from taximl.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFINITION_FILE = REPO_ROOT / "infra" / "pipeline" / "pipeline-definition.json"

@@ -29,9 +29,9 @@ BASE = Path(os.environ.get("SM_PROCESSING_BASE", "/opt/ml/processing"))
 
 def prepare() -> None:
     import boto3
+
     import trainset
     from batch_s3 import read_parquet_prefix, s3_uri
-
     from taximl.config import Settings
 
     settings = Settings.from_env()
@@ -55,14 +55,14 @@ def prepare() -> None:
 def evaluate() -> None:
     import boto3
     import pandas as pd
+
     import registry
     import trainset
-    from training_flow import assess, git_commit
-    from xgb_training import load_archive
-
     from taximl.config import Settings
     from taximl.features import FEATURE_VERSION
     from taximl.thresholds import doc_to_json
+    from training_flow import assess, git_commit
+    from xgb_training import load_archive
 
     settings = Settings.from_env()
     trips = BASE / "input" / "trips"

@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 import deployment
 import registry
 import threshold_params
-from botocore.exceptions import ClientError
 from execution_role import ensure_role
-
 from taximl.config import Settings
 from taximl.errors import InvalidInputError
 from taximl.thresholds import MODE_CALIBRATED, doc_from_json, fixed_doc, with_mode

@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import release
 from aws_clients import make_clients
-from training_flow import TrainOptions, train_and_register
-
 from taximl.config import Settings
 from taximl.errors import TaxiMLError
+from training_flow import TrainOptions, train_and_register
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -25,11 +25,10 @@ import evaluation
 import registry
 import release
 from aws_clients import make_clients
-from training_flow import TrainOptions, TrainResult, train_and_register
-
 from taximl.config import Settings
 from taximl.errors import TaxiMLError
 from taximl.thresholds import MODE_CALIBRATED, MODE_FIXED
+from training_flow import TrainOptions, TrainResult, train_and_register
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,13 +22,12 @@ import registry
 import threshold_params
 import trainset
 from batch_s3 import get_bytes, put_bytes, read_parquet_prefix, s3_uri
-from training_job import model_artifact, run_training_job, training_job_request
-from xgb_training import HYPERPARAMETERS, load_archive, predict
-from xgboost_image import DEFAULT_VERSION, image_uri
-
 from taximl.config import Settings
 from taximl.features import FEATURE_COLUMNS, FEATURE_VERSION
 from taximl.thresholds import calibrate, doc_to_json, flagged_rate, param_id
+from training_job import model_artifact, run_training_job, training_job_request
+from xgb_training import HYPERPARAMETERS, load_archive, predict
+from xgboost_image import DEFAULT_VERSION, image_uri
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from athena_sql import render_sql, run_query
 from batch_s3 import put_bytes, s3_uri
-
 from taximl.config import Settings
 from taximl.errors import InvalidInputError
 from taximl.features import FEATURE_COLUMNS, LABEL, features_frame

@@ -90,9 +90,8 @@ def read_prefix(bucket: str, prefix: str) -> tuple[int, list[dict[str, Any]]]:
 def expected_ids(path: Path, limit: int | None) -> tuple[set[str], set[str], set[str]]:
     """Valid and invalid trip ids the producer sends, and the ids labelled as anomalies
     (``anomaly_label`` column of files made by data/generate.py; empty for real data)."""
-    from trip_source import SourceStats, iter_trips
-
     from taximl.io import iter_raw_chunks
+    from trip_source import SourceStats, iter_trips
 
     labels: list[str] = []
     for chunk in iter_raw_chunks(path):

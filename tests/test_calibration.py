@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from calibrate import compare, format_table, generated_trips, load_trips, main, prepare
 
 REFERENCE = "tlc/yellow_2023_sample.parquet"

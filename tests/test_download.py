@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import download
 import pytest
+
+import download
 from download import main, month_range, parse_month, zones_url_for
 from generate import generate
 from synth_trips import GenConfig

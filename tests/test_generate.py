@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from generate import SAMPLE_ARGS, generate, generate_frame, iter_chunks, main
 from synth_trips import ANOMALY_LABELS, LABEL_COLUMN, TRIP_COLUMNS, GenConfig, generate_chunk
 from synth_zones import BOROUGH_CODES, congestion_zone_mask

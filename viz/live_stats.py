@@ -25,7 +25,6 @@ for extra in (HERE.parent, HERE):
         sys.path.insert(0, str(extra))
 
 from search_client import search_client  # noqa: E402
-
 from taximl.config import Settings  # noqa: E402
 
 QUERY: dict[str, Any] = {

@@ -18,7 +18,6 @@ for extra in (REPO, HERE):
         sys.path.insert(0, str(extra))
 
 from search_client import search_client  # noqa: E402
-
 from taximl.config import Settings  # noqa: E402
 
 TEMPLATE_FILE = HERE / "index-template.json"

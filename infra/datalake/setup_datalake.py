@@ -29,11 +29,11 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "sagemaker"))  # shared Athena/S3 helpers of the batch steps
 
+from botocore.exceptions import ClientError  # noqa: E402
+
 from athena_sql import query_rows, render_sql, run_query  # noqa: E402
 from aws_clients import make_clients  # noqa: E402
 from batch_s3 import bucket_exists, s3_uri  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
-
 from taximl.config import Settings  # noqa: E402
 from taximl.errors import InvalidInputError  # noqa: E402
 from taximl.schema import canonical_name  # noqa: E402

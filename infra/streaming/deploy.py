@@ -33,7 +33,6 @@ for extra in (REPO, HERE, REPO / "lambda", REPO / "viz"):
         sys.path.insert(0, str(extra))
 
 import render  # noqa: E402
-
 from taximl.config import Settings  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -118,9 +117,9 @@ def deploy_streaming(
 
     # --- step 4: Lambda ----------------------------------------------------------------------
     if rebuild_lambda or not zip_path.exists():
-        import build
+        import build_zip
 
-        build.build(zip_path)
+        build_zip.build(zip_path)
     _role(iam, values["LAMBDA_ROLE_NAME"], doc("iam", "lambda-trust.json"), LAMBDA_POLICY,
           doc("iam", "lambda-policy.json"))
     function = json.loads(doc("streaming", "lambda-function.json"))

@@ -42,6 +42,7 @@ class TrainingProcess:
         self._on_done = on_done
         self._proc: subprocess.Popen[str] | None = None
         self._stop_reason: str | None = None
+        self._lock = threading.Lock()  # stop() may come before the child process exists
         self._thread = threading.Thread(target=self._run, name=f"training-{spec.name}", daemon=True)
 
     def start(self) -> None:
@@ -50,8 +51,9 @@ class TrainingProcess:
 
     def stop(self, reason: str = "Stopped") -> None:
         """Terminate the child; the job ends as Stopped (``reason`` is its SecondaryStatus)."""
-        self._stop_reason = reason
-        proc = self._proc
+        with self._lock:
+            self._stop_reason = reason
+            proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
 
@@ -76,14 +78,17 @@ class TrainingProcess:
         timer = threading.Timer(self.spec.max_runtime_s, self.stop, args=("MaxRuntimeExceeded",))
         timer.daemon = True
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "local.sagemaker.training", spec_path],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=self._env(),
-                cwd=str(REPO_ROOT),
-            )
+            with self._lock:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "local.sagemaker.training", spec_path],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=self._env(),
+                    cwd=str(REPO_ROOT),
+                )
+                if self._stop_reason:  # stopped while the process was being created
+                    self._proc.terminate()
             timer.start()
             assert self._proc.stdout is not None
             for line in self._proc.stdout:

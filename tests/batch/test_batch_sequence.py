@@ -14,9 +14,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 import registry
 import trainset
-
 from taximl.config import Settings
 from taximl.features import features_for_record, features_to_csv
 from taximl.io import read_trips
@@ -134,6 +134,7 @@ def test_pipeline_processing_steps_run_the_same_code(env: dict[str, str], tmp_pa
     # GIVEN the datalake (idempotent) and a processing-container layout in a temp dir
     import numpy as np
     import pandas as pd
+
     from xgb_training import model_archive, train_booster
 
     _run("infra/datalake/setup_datalake.py", "--sample", str(SAMPLE), env=env)

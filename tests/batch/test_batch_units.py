@@ -6,20 +6,20 @@ import io
 import re
 from pathlib import Path
 
-import athena_sql
-import deployment
-import evaluation
 import numpy as np
 import pandas as pd
 import pytest
+
+import athena_sql
+import deployment
+import evaluation
 import registry
 import trainset
 import xgb_training
-from xgboost_image import image_uri
-
 from taximl.errors import InvalidInputError
 from taximl.features import FEATURE_COLUMNS
 from taximl.io import read_trips
+from xgboost_image import image_uri
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample_nyc_taxi.csv"

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import evaluation
 import pandas as pd
 import pytest
-import trainset
-from xgb_training import HYPERPARAMETERS, predict, train_booster
 
+import evaluation
+import trainset
 from taximl.io import read_trips
 from taximl.validation import validate_frame
+from xgb_training import HYPERPARAMETERS, predict, train_booster
 
 MONTHLY = "tlc/yellow-2018-2020/yellow_tripdata_sample_2019-{:02d}.csv"
 

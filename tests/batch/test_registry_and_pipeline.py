@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import boto3
-import pipeline_definition
 import pytest
-import registry
 from moto import mock_aws
 
+import pipeline_definition
+import registry
 from taximl.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from e2e_helpers import generate
 
 
@@ -11,7 +12,6 @@ def pipeline(local_stack, tmp_path_factory):
     """Model endpoint + steps 3-5 deployed under the prefix ``e2e-stream`` (1 s buffers)."""
     import deploy
     import e2e_model
-
     from taximl.config import Settings
 
     data = tmp_path_factory.mktemp("e2e-data")

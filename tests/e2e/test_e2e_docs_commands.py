@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from e2e_helpers import read_jsonl_objects, wait_for
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]

@@ -10,10 +10,10 @@ import time
 import boto3
 import pandas as pd
 import pytest
-from e2e_helpers import generate, read_jsonl_objects, search_trip_ids, wait_for
-from trip_source import SourceStats, iter_trips
 
+from e2e_helpers import generate, read_jsonl_objects, search_trip_ids, wait_for
 from producer import run
+from trip_source import SourceStats, iter_trips
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 

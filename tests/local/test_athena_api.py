@@ -8,6 +8,7 @@ import io
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from test_athena_support import all_rows, failure, make_bucket, run, start, unique, wait
 
 pytestmark = pytest.mark.stack

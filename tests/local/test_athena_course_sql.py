@@ -19,6 +19,7 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
+
 from test_athena_support import all_rows, make_bucket, put, query, run, unique
 
 pytestmark = pytest.mark.stack

@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 import pandas as pd
 import pytest
+
 from test_athena_support import failure, keys, make_bucket, put, put_parquet, query, run, unique
 
 pytestmark = pytest.mark.stack

@@ -8,6 +8,7 @@ import json
 import boto3
 import pandas as pd
 import pytest
+
 from test_athena_support import failure, make_bucket, put, put_parquet, query, run, unique
 
 pytestmark = pytest.mark.stack

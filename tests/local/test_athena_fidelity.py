@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+
 from test_athena_support import all_rows, failure, make_bucket, put, query, run, start, unique, wait
 
 pytestmark = pytest.mark.stack

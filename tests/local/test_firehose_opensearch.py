@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+
 from test_firehose_support import (
     DOCUMENT_ID_TAG,
     create_search_stream,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from test_firehose_support import (
     create_s3_stream,
     list_keys,

@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from test_firehose_support import (
     create_s3_stream,
     list_keys,

@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from test_lambda_support import ROLE, make_zip, unique
 
 pytestmark = pytest.mark.stack

@@ -14,6 +14,7 @@ import time
 
 import boto3
 import pytest
+
 from test_lambda_support import (
     FAST,
     ROLE,

@@ -8,6 +8,7 @@ import boto3
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
+
 from sagemaker_steps import (
     create_endpoint,
     create_model_and_config,

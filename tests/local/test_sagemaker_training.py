@@ -8,6 +8,7 @@ import tarfile
 import boto3
 import pytest
 from botocore.exceptions import ClientError, WaiterError
+
 from sagemaker_steps import (
     DEFAULT_HYPERPARAMETERS,
     TRAINING_WAIT,

@@ -8,6 +8,7 @@ import boto3
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
+
 from sagemaker_steps import (
     ENDPOINT_WAIT,
     ROLE_ARN,

@@ -7,9 +7,9 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
-from streaming_factories import tlc_row, write_csv
 
 import producer
+from streaming_factories import tlc_row, write_csv
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from kinesis_sender import KinesisSender, SendError
 
 

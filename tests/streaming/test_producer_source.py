@@ -7,10 +7,10 @@ import math
 from datetime import datetime
 
 import pytest
-from streaming_factories import tlc_row, write_csv
-from trip_source import SourceStats, iter_trips, json_safe, parse_start_at, prepare_row
 
+from streaming_factories import tlc_row, write_csv
 from taximl.validation import validate_record
+from trip_source import SourceStats, iter_trips, json_safe, parse_start_at, prepare_row
 
 
 def _trips(path, **kwargs):

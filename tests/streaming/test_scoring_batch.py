@@ -8,9 +8,8 @@ from fare_endpoint import FareEndpoint, parse_predictions, split_chunks
 from scoring import BatchScorer
 from sinks import FirehoseSink, split_batches
 from streaming_factories import FakeFirehose, FakeSageMakerRuntime, kinesis_record, tlc_row
-from threshold_source import ThresholdSource
-
 from taximl.thresholds import doc_to_json, fixed_doc
+from threshold_source import ThresholdSource
 
 GOLD, QUARANTINE = "gold", "quarantine"
 

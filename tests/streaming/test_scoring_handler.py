@@ -15,8 +15,8 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
-from streaming_factories import kinesis_record, tlc_row
 
+from streaming_factories import kinesis_record, tlc_row
 from taximl.thresholds import doc_to_json
 
 

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python lambda/build.py                 # -> lambda.zip in the repository root
-    python lambda/build.py --pip           # fetch dependencies with pip for the Lambda platform
+    python lambda/build_zip.py                 # -> lambda.zip in the repository root
+    python lambda/build_zip.py --pip           # fetch dependencies with pip for the Lambda platform
 
 By default the dependencies pinned in ``lambda/requirements.txt`` (and what they need) are
 copied from the current environment: they are pure Python, so this is fast and offline. ``--pip``
@@ -114,7 +114,7 @@ def _pip_install(target: Path) -> None:
 
 def _copy_sources(target: Path) -> None:
     for src in sorted(HERE.glob("*.py")):
-        if src.name != "build.py":
+        if src.name != Path(__file__).name:
             shutil.copy2(src, target / src.name)
     shutil.copytree(SHARED_PACKAGE, target / "taximl",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
