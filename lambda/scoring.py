@@ -9,7 +9,9 @@ per record) and Firehose one PutRecordBatch per 500 records. Outcomes per record
 - **retry**: a transient failure (endpoint throttled, 5xx, missing; Firehose still failing after
   retries). The event source mapping restarts from the first such record, so every record from
   there on is reported as failed and nothing after it is delivered now: a record reaches the
-  gold layer once, not once per retry.
+  gold layer once, not once per retry. When Firehose accepted records *after* one it kept
+  rejecting, the mapping still sends them again; the scorer remembers what each sink accepted
+  (bounded, per warm container) and does not deliver those a second time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,12 +33,31 @@ from taximl.features import FEATURE_VERSION, features_for_record
 from taximl.schema import TRIP_FIELDS, TRIP_ID, trip_id_for
 from taximl.thresholds import decide
 from taximl.validation import validate_record
-from threshold_source import ThresholdSource
+from threshold_source import ThresholdSource, ThresholdsUnavailableError
 
 logger = logging.getLogger(__name__)
 
 #: Quarantined payloads are cut to this size (Firehose accepts 1,000 KiB per record).
 MAX_QUARANTINE_PAYLOAD = 64 * 1024
+#: How many accepted records each scorer remembers, to skip them when a batch is retried.
+DELIVERED_MEMORY = 100_000
+
+
+class RecentKeys:
+    """A bounded set that forgets its oldest keys first."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._keys
+
+    def add(self, key: Hashable) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.capacity:
+            self._keys.popitem(last=False)
 
 
 @dataclass
@@ -117,6 +139,7 @@ class BatchScorer:
         self.gold = gold
         self.quarantine = quarantine
         self._clock = clock
+        self._delivered = RecentKeys(DELIVERED_MEMORY)
 
     def score(self, records: Sequence[Mapping[str, Any]]) -> BatchOutcome:
         outcome = BatchOutcome(records=len(records))
@@ -179,7 +202,12 @@ class BatchScorer:
             outcome.endpoint_latency_ms.append(result.latency_ms)
             if result.predictions is None:
                 break
-            doc = self.thresholds.doc_for(result.variant or "unknown")
+            try:
+                doc = self.thresholds.doc_for(result.variant or "unknown")
+            except ThresholdsUnavailableError as exc:
+                for item in valid[done:]:
+                    item.failed = f"thresholds: {exc}"
+                return
             for item, predicted in zip(valid[result.start:result.stop], result.predictions,
                                        strict=True):
                 item.output = self._scored_record(item, predicted, result.variant or "", doc,
@@ -234,15 +262,28 @@ class BatchScorer:
             data = json.dumps(out, separators=(",", ":"), default=str)
         return (data + "\n").encode("utf-8")
 
+    @staticmethod
+    def _delivery_key(sink: FirehoseSink, item: _Item) -> tuple[str, str]:
+        """Scored trips are keyed by trip_id (gold is idempotent by trip), the rest by record."""
+        trip_id = item.trip.get(TRIP_ID) if item.trip else None
+        return sink.stream_name, str(trip_id or item.sequence_number)
+
     def _deliver(self, items: list[_Item], outcome: BatchOutcome) -> None:
         cut = next((item.index for item in items if item.failed is not None), len(items))
         for sink, want_trip in ((self.gold, True), (self.quarantine, False)):
-            chosen = [item for item in items[:cut] if (item.trip is not None) == want_trip]
+            chosen = [
+                item
+                for item in items[:cut]
+                if (item.trip is not None) == want_trip
+                and self._delivery_key(sink, item) not in self._delivered
+            ]
             if not chosen:
                 continue
             delivered = sink.put([item.output or b"" for item in chosen])
             for item, ok in zip(chosen, delivered, strict=True):
-                if not ok:
+                if ok:
+                    self._delivered.add(self._delivery_key(sink, item))
+                else:
                     item.failed = f"firehose: {sink.stream_name} did not accept the record"
             if not all(delivered):
                 outcome.retry_reason = "firehose"

@@ -3,7 +3,10 @@
 The item ``id = thresholds/<variant>`` holds the document (JSON text in ``value``) written by
 the calibration step for that model version (see :mod:`taximl.thresholds`). The Powertools
 DynamoDB provider caches each document for ``max_age`` seconds, so a batch costs no DynamoDB
-call in the steady state. A missing document falls back to the course's fixed threshold.
+call in the steady state. A missing or malformed document (or table) falls back to the
+course's fixed threshold; a transient DynamoDB failure (throttling, 5xx, network) raises
+:class:`ThresholdsUnavailableError`, so the records are retried instead of being judged by the
+wrong rule.
 """
 
 from __future__ import annotations
@@ -11,9 +14,32 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from taximl.thresholds import doc_from_json, fixed_doc, param_id
 
 logger = logging.getLogger(__name__)
+
+#: DynamoDB error codes that mean "there is no such document": fall back to the fixed rule.
+_MISSING_CODES = frozenset({"ResourceNotFoundException", "ValidationException"})
+
+
+class ThresholdsUnavailableError(Exception):
+    """When DynamoDB fails transiently: the batch's records are retried later."""
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """True for throttling/5xx/network errors, also when wrapped by Powertools."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BotoCoreError):
+            return True
+        if isinstance(current, ClientError):
+            return current.response.get("Error", {}).get("Code") not in _MISSING_CODES
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class ThresholdSource:
@@ -37,6 +63,8 @@ class ThresholdSource:
                 raise LookupError(f"no item {name}")
             doc = doc_from_json(value) if isinstance(value, (str, bytes)) else dict(value)
         except Exception as exc:  # missing item, table or malformed document: keep scoring
+            if _is_transient(exc):
+                raise ThresholdsUnavailableError(f"{name}: {exc}") from exc
             if variant not in self._warned:
                 logger.warning("no usable threshold document %s (%s): using the fixed $%.2f rule",
                                name, exc, self.fixed_threshold)

@@ -98,6 +98,22 @@ def rollback(
                    release.threshold_mode, rejected_version=current.version)
 
 
+def thresholds_in_mode(
+    doc: dict[str, Any] | None, threshold_mode: str, fixed_threshold: float, version: int
+) -> dict[str, Any]:
+    """The threshold document to serve ``version`` with, in the requested mode.
+
+    The mode is applied every time (a version once deployed with ``fixed`` goes back to its
+    calibrated thresholds with the next calibrated deploy); a version that was never
+    calibrated falls back to the fixed rule, with a warning.
+    """
+    if doc is not None and "global" in doc:
+        return with_mode(doc, threshold_mode)
+    if threshold_mode == MODE_CALIBRATED:
+        logger.warning("version %d has no calibrated thresholds: using the fixed rule", version)
+    return fixed_doc(fixed_threshold, f"mv-{version}")
+
+
 def _switch(
     settings: Settings,
     clients: Any,
@@ -113,13 +129,7 @@ def _switch(
     doc = threshold_params.get_doc(clients.dynamodb, settings.params_table, version)
     if doc is None:
         doc = _thresholds_next_to_report(clients.s3, package)
-    if doc is None or threshold_mode != MODE_CALIBRATED:
-        base = doc or fixed_doc(settings.fixed_threshold, f"mv-{version}")
-        doc = with_mode(base, threshold_mode) if "global" in base else fixed_doc(
-            settings.fixed_threshold, f"mv-{version}"
-        )
-        if threshold_mode == MODE_CALIBRATED and "global" not in doc:
-            logger.warning("version %d has no calibrated thresholds: using the fixed rule", version)
+    doc = thresholds_in_mode(doc, threshold_mode, settings.fixed_threshold, version)
     item = threshold_params.put_doc(clients.dynamodb, settings.params_table, version, doc,
                                     package["ModelPackageArn"])
     previous = deployment.status(clients.sagemaker, settings.endpoint_name)

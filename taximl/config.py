@@ -82,6 +82,8 @@ class Settings:
         }
         for name, (env_var, template) in _NAMES.items():
             values[name] = pick(name, env_var, template.format(**templates))
+        if not float(values["fixed_threshold"]) > 0:  # type: ignore[arg-type]
+            raise ValueError(f"{c.ENV_FIXED_THRESHOLD} must be a positive amount of dollars")
         return cls(**values)  # type: ignore[arg-type]
 
     def as_env(self) -> dict[str, str]:

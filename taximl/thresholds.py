@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from taximl.features import AIRPORT_CODES, OVERNIGHT_HOURS, RUSH_HOURS
+
 DOC_FORMAT = 1
 MODE_FIXED = "fixed"
 MODE_CALIBRATED = "calibrated"
@@ -52,9 +54,6 @@ DEFAULT_OUTLIER_FENCE = 3.0
 #: Rate codes the training set keeps (see infra/sql/create_training_set.sql); others are
 #: judged by the fixed rule because no model can predict a negotiated or unknown fare.
 DEFAULT_SCORED_RATE_CODES: tuple[int, ...] = (1, 2, 3, 4)
-_RUSH = (16, 20)
-_OVERNIGHT = (20, 6)
-_AIRPORT_ZONES = frozenset({1, 132, 138})
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def segment_of(features_or_trip: Mapping[str, Any]) -> dict[str, str]:
         airport = bool(row["is_airport_trip"])
     else:
         zones = (row.get("pu_location_id"), row.get("do_location_id"))
-        airport = any(not _missing(z) and int(float(z)) in _AIRPORT_ZONES for z in zones)
+        airport = any(not _missing(z) and int(float(z)) in AIRPORT_CODES for z in zones)
     distance = float(row["trip_distance"])
     if "pickup_hour" in row:
         hour, dow = int(row["pickup_hour"]), int(row["pickup_dow"])
@@ -120,9 +119,9 @@ def distance_band(miles: float) -> str:
 
 def hour_band(hour: int, dow: int) -> str:
     """``"overnight"`` (20-6h), ``"rush"`` (weekdays 16-20h) or ``"day"``."""
-    if hour >= _OVERNIGHT[0] or hour < _OVERNIGHT[1]:
+    if hour >= OVERNIGHT_HOURS[0] or hour < OVERNIGHT_HOURS[1]:
         return "overnight"
-    if dow < 5 and _RUSH[0] <= hour < _RUSH[1]:
+    if dow < 5 and RUSH_HOURS[0] <= hour < RUSH_HOURS[1]:
         return "rush"
     return "day"
 

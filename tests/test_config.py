@@ -34,6 +34,11 @@ def test_unknown_override_is_an_error() -> None:
         Settings.from_env({}, raw_bukket="typo")
 
 
+def test_fixed_threshold_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="FIXED_THRESHOLD"):
+        Settings.from_env({"FIXED_THRESHOLD": "0"})
+
+
 def test_as_env_round_trips() -> None:
     s = Settings.from_env({"PROJECT_PREFIX": "p1", "OPENSEARCH_ENDPOINT": "http://x:1"})
     assert Settings.from_env(s.as_env()) == s

@@ -224,3 +224,19 @@ def test_resource_names_fit_sagemaker_limits() -> None:
 def test_strip_comment_respects_quotes() -> None:
     assert athena_sql.strip_comment("a = 1 -- note") == "a = 1 "
     assert athena_sql.strip_comment("x = '--not a comment' -- yes") == "x = '--not a comment' "
+
+
+def test_threshold_mode_round_trip_fixed_then_calibrated() -> None:
+    # GIVEN a calibrated document that was once deployed in the course's fixed mode
+    from release import thresholds_in_mode
+    from taximl.thresholds import MODE_CALIBRATED, MODE_FIXED, with_mode
+
+    calibrated = {"format": 1, "mode": MODE_CALIBRATED, "fixed_threshold": 10.0,
+                  "global": {"abs": 2.0, "rel": 0.2, "n": 500}, "segments": {}}
+    stored_fixed = thresholds_in_mode(calibrated, MODE_FIXED, 10.0, 3)
+    assert stored_fixed["mode"] == MODE_FIXED and "global" in stored_fixed
+    # WHEN the next deploy asks for calibrated thresholds THEN it gets them back
+    back = thresholds_in_mode(stored_fixed, MODE_CALIBRATED, 10.0, 3)
+    assert back == with_mode(calibrated, MODE_CALIBRATED)
+    # and a version that was never calibrated falls back to the fixed rule
+    assert thresholds_in_mode(None, MODE_CALIBRATED, 7.5, 4)["fixed_threshold"] == 7.5

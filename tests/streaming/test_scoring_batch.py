@@ -116,6 +116,23 @@ def test_firehose_failing_for_good_reports_records_for_retry(fake_runtime, fake_
     assert len(fake_firehose.calls) == 4  # 1 call + 3 retries of the one failing record
 
 
+def test_retry_after_a_persistent_firehose_rejection_writes_no_duplicates(
+    fake_runtime, fake_firehose
+) -> None:
+    # GIVEN record 5 of 10 is rejected by Firehose on every attempt, the rest are accepted
+    fake_firehose.reject = lambda stream, data, call: b'"pu_location_id":105' in data
+    scorer = make_scorer(fake_runtime, fake_firehose)
+    first = scorer.score(events(10))
+    assert first.retry == 5
+    # WHEN the mapping retries from the first failed record (records 5..9 come again)
+    fake_firehose.reject = lambda stream, data, call: False
+    second = scorer.score(events(5, start=5))
+    # THEN every trip is in gold exactly once
+    assert second.retry == 0 and second.scored == 5
+    trip_ids = [line["trip_id"] for line in fake_firehose.lines(GOLD)]
+    assert len(trip_ids) == 10 and len(set(trip_ids)) == 10
+
+
 def test_thresholds_come_from_the_document_of_the_variant(fake_firehose) -> None:
     # GIVEN a calibrated-like document for mv-7 and a model that under-predicts by $3
     doc = {"format": 1, "mode": "calibrated", "fixed_threshold": 10.0,
@@ -137,6 +154,33 @@ def test_missing_threshold_document_falls_back_to_fixed(fake_runtime, fake_fireh
     provider = Provider({"thresholds/mv-2": doc_to_json(fixed_doc(4.0))})
     make_scorer(fake_runtime, fake_firehose, provider=provider).score(events(2))
     assert {g["threshold"] for g in fake_firehose.lines(GOLD)} == {10.0}
+
+
+class ThrottledProvider:
+    """A DynamoDB provider whose reads fail the way Powertools wraps a throttled GetItem."""
+
+    def get(self, name: str, max_age: int = 5) -> str:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}
+        try:
+            raise ClientError(error, "GetItem")
+        except ClientError as exc:
+            raise GetParameterError(str(exc)) from exc
+
+
+def test_throttled_threshold_table_retries_instead_of_using_the_fixed_rule(
+    fake_runtime, fake_firehose
+) -> None:
+    # GIVEN DynamoDB throttles the threshold read  WHEN a batch is scored
+    outcome = make_scorer(fake_runtime, fake_firehose, provider=ThrottledProvider()).score(
+        events(4)
+    )
+    # THEN nothing is judged by the wrong rule: every record goes back for retry
+    assert outcome.retry == 4 and outcome.scored == 0
+    assert outcome.retry_reason.startswith("thresholds:")
+    assert fake_firehose.lines(GOLD) == []
 
 
 def test_chunk_and_batch_splitting_limits() -> None:
