@@ -31,6 +31,8 @@ class ChunkResult:
     variant: str | None
     latency_ms: float
     error: str | None = None
+    #: the model refused these rows (a 4xx from the container): retrying cannot help
+    rejected: bool = False
 
 
 def split_chunks(lines: Sequence[str], max_rows: int, max_bytes: int) -> list[tuple[int, int]]:
@@ -78,11 +80,25 @@ class FareEndpoint:
         lines = [features_to_csv([row]) for row in rows]
         results: list[ChunkResult] = []
         for start, stop in split_chunks(lines, self.max_rows, self.max_bytes):
-            result = self._invoke(lines, start, stop)
-            results.append(result)
-            if result.error is not None:
+            results.extend(self._invoke_isolating(lines, start, stop))
+            if results[-1].error is not None and not results[-1].rejected:
                 break
         return results
+
+    def _invoke_isolating(self, lines: Sequence[str], start: int, stop: int) -> list[ChunkResult]:
+        """Invoke a chunk; when the model rejects it, bisect down to the rows it rejects.
+
+        At most about ``2 * rows`` calls, and only for chunks the model refused (rare): the
+        rows it accepts are scored, the ones it refuses alone come back ``rejected``.
+        """
+        result = self._invoke(lines, start, stop)
+        if not result.rejected or stop - start == 1:
+            return [result]
+        middle = (start + stop) // 2
+        left = self._invoke_isolating(lines, start, middle)
+        if left[-1].error is not None and not left[-1].rejected:
+            return left  # a transient failure: the rest is retried with it
+        return left + self._invoke_isolating(lines, middle, stop)
 
     def _invoke(self, lines: Sequence[str], start: int, stop: int) -> ChunkResult:
         body = "\n".join(lines[start:stop]).encode("utf-8")
@@ -96,7 +112,9 @@ class FareEndpoint:
         except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
             latency = (time.perf_counter() - began) * 1000
             logger.warning("InvokeEndpoint failed for %d rows: %s", stop - start, exc)
-            return ChunkResult(start, stop, None, None, latency, error=_describe(exc))
+            return ChunkResult(
+                start, stop, None, None, latency, error=_describe(exc), rejected=_rejected(exc)
+            )
         latency = (time.perf_counter() - began) * 1000
         if len(predictions) != stop - start:
             message = f"endpoint returned {len(predictions)} scores for {stop - start} rows"
@@ -104,6 +122,22 @@ class FareEndpoint:
             return ChunkResult(start, stop, None, None, latency, error=message)
         variant = response.get("InvokedProductionVariant") or "unknown"
         return ChunkResult(start, stop, predictions, variant, latency)
+
+
+def _rejected(exc: Exception) -> bool:
+    """A ``ModelError`` whose container answered 4xx: the input, not the service, is at fault."""
+    if not isinstance(exc, ClientError):
+        return False
+    response = exc.response
+    if response.get("Error", {}).get("Code") != "ModelError":
+        return False
+    status = response.get("OriginalStatusCode") or response.get("Error", {}).get(
+        "OriginalStatusCode"
+    )
+    try:
+        return 400 <= int(status) < 500
+    except (TypeError, ValueError):
+        return False
 
 
 def _describe(exc: Exception) -> str:

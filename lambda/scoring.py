@@ -6,6 +6,8 @@ per record) and Firehose one PutRecordBatch per 500 records. Outcomes per record
 - **scored**: written to the gold delivery stream (S3 + OpenSearch) with its prediction;
 - **quarantined**: undecodable or invalid; written with the reason to the quarantine stream;
   never fails the batch;
+- **quarantined** too: rows the model itself refuses (a 4xx ``ModelError``), isolated by
+  bisecting the chunk, so one bad row cannot hold a shard back;
 - **retry**: a transient failure (endpoint throttled, 5xx, missing; Firehose still failing after
   retries). The event source mapping restarts from the first such record, so every record from
   there on is reported as failed and nothing after it is delivered now: a record reaches the
@@ -200,6 +202,12 @@ class BatchScorer:
         for result in results:
             outcome.endpoint_calls += 1
             outcome.endpoint_latency_ms.append(result.latency_ms)
+            if result.rejected:  # the model refuses these rows: quarantine, never retry
+                for item in valid[result.start:result.stop]:
+                    item.trip, item.features = None, None
+                    item.reason = f"model_error:{result.error}"
+                done = result.stop
+                continue
             if result.predictions is None:
                 break
             try:

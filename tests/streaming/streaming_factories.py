@@ -82,6 +82,7 @@ class FakeSageMakerRuntime:
         self.calls: list[int] = []
         self.variant = variant
         self.fail_calls: set[int] = set()
+        self.reject_line: Callable[[str], bool] = lambda line: False  # the model's 400s
         self.predict = predict or (lambda fields: float(fields[-1]))  # meter_fare feature
 
     def invoke_endpoint(self, **kwargs: Any) -> dict[str, Any]:
@@ -93,6 +94,9 @@ class FakeSageMakerRuntime:
         if len(self.calls) in self.fail_calls:
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
                               "InvokeEndpoint")
+        if any(self.reject_line(line) for line in lines):
+            raise ClientError({"Error": {"Code": "ModelError", "Message": "bad row"},
+                               "OriginalStatusCode": 400}, "InvokeEndpoint")
         scores = [self.predict(line.split(",")) for line in lines]
         return {"Body": FakeBody(",".join(repr(s) for s in scores).encode()),
                 "InvokedProductionVariant": self.variant, "ContentType": "text/csv"}

@@ -183,6 +183,19 @@ def test_throttled_threshold_table_retries_instead_of_using_the_fixed_rule(
     assert fake_firehose.lines(GOLD) == []
 
 
+def test_rows_the_model_refuses_are_quarantined_and_the_rest_scored(
+    fake_runtime, fake_firehose
+) -> None:
+    # GIVEN a model that answers 400 to any request holding the row of zone 107
+    fake_runtime.reject_line = lambda line: ",107," in line
+    outcome = make_scorer(fake_runtime, fake_firehose).score(events(8))
+    # THEN the chunk is bisected: 7 trips scored, the refused one quarantined, nothing retried
+    assert outcome.retry == 0 and outcome.scored == 7 and outcome.quarantined == 1
+    [bad] = fake_firehose.lines(QUARANTINE)
+    assert bad["reason"].startswith("model_error:ModelError")
+    assert len(fake_runtime.calls) <= 2 * 8
+
+
 def test_chunk_and_batch_splitting_limits() -> None:
     lines = ["x" * 99] * 10  # 100 bytes each with the newline
     assert split_chunks(lines, max_rows=4, max_bytes=10_000) == [(0, 4), (4, 8), (8, 10)]
