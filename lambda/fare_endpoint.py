@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from taximl.batching import split_by_limits
 from taximl.features import features_to_csv
 
 logger = logging.getLogger(__name__)
@@ -37,17 +38,7 @@ class ChunkResult:
 
 def split_chunks(lines: Sequence[str], max_rows: int, max_bytes: int) -> list[tuple[int, int]]:
     """(start, stop) ranges of CSV lines so that each request is within the limits."""
-    chunks: list[tuple[int, int]] = []
-    start, size = 0, 0
-    for i, line in enumerate(lines):
-        line_bytes = len(line.encode("utf-8")) + 1
-        if i > start and (i - start >= max_rows or size + line_bytes > max_bytes):
-            chunks.append((start, i))
-            start, size = i, 0
-        size += line_bytes
-    if start < len(lines):
-        chunks.append((start, len(lines)))
-    return chunks
+    return split_by_limits([len(line.encode("utf-8")) + 1 for line in lines], max_rows, max_bytes)
 
 
 def parse_predictions(body: bytes | str) -> list[float]:

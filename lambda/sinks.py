@@ -9,12 +9,13 @@ mapping so they are retried).
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from taximl.batching import backoff_seconds, split_by_limits
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +27,7 @@ MAX_RECORD_BYTES = 1000 * 1024
 def split_batches(records: Sequence[bytes], max_records: int = MAX_BATCH_RECORDS,
                   max_bytes: int = MAX_BATCH_BYTES) -> list[tuple[int, int]]:
     """(start, stop) ranges of records within the PutRecordBatch limits."""
-    batches: list[tuple[int, int]] = []
-    start, size = 0, 0
-    for i, record in enumerate(records):
-        if i > start and (i - start >= max_records or size + len(record) > max_bytes):
-            batches.append((start, i))
-            start, size = i, 0
-        size += len(record)
-    if start < len(records):
-        batches.append((start, len(records)))
-    return batches
+    return split_by_limits([len(record) for record in records], max_records, max_bytes)
 
 
 class FirehoseSink:
@@ -71,8 +63,7 @@ class FirehoseSink:
         pending = indices
         for attempt in range(self.max_attempts):
             if attempt:
-                ceiling = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
-                self._sleep(random.uniform(ceiling / 2, ceiling))
+                self._sleep(backoff_seconds(attempt, self.base_backoff_s, self.max_backoff_s))
             if not pending:
                 return True
             try:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import Counter
@@ -25,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from taximl.batching import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -207,5 +208,4 @@ class KinesisSender:
         logger.error("gave up on %d records after %d attempts", len(pending), self.max_attempts)
 
     def _backoff(self, attempt: int) -> None:
-        ceiling = min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempt - 1))
-        self._sleep(random.uniform(ceiling / 2, ceiling))
+        self._sleep(backoff_seconds(attempt, self.base_backoff_s, self.max_backoff_s))

@@ -121,7 +121,7 @@ def run(
             if stats.passes != passes:  # a new pass of --loop: new replay timeline
                 passes = stats.passes
                 pacer.reset()
-            wait = pacer.delay(trip.pickup)
+            wait = pacer.delay(trip.pickup if trip.reason is None else None)  # trusted times only
             if wait > 0:
                 if sender.pending and sender.age() + wait >= sender.linger_s:
                     sender.flush()

@@ -14,11 +14,12 @@ Memory stays bounded by the chunk size: the file is never loaded whole.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -157,46 +158,78 @@ def iter_trips(
 ) -> Iterator[OutgoingTrip]:
     """Yield trips from ``path`` (again and again with ``loop``), updating ``stats``.
 
-    With ``sort_by_pickup`` each chunk is ordered by pickup time (event-time replay); files are
-    read chunk by chunk, so order across chunk boundaries is the file's own order.
+    With ``sort_by_pickup`` (event-time replay) valid trips come out in pickup order through a
+    reorder buffer of ``chunk_rows`` trips that spans chunk boundaries: memory stays bounded and
+    a file that is only roughly in time order (like the TLC monthly files) replays in order.
+    Invalid trips carry no trusted time and go out as soon as they are read.
     """
     if partition_key not in PARTITION_KEYS:
         raise ValueError(f"unknown partition key choice {partition_key!r}")
-    counter = 0
+    options = {"send_invalid": send_invalid, "partition_key": partition_key,
+               "start_at": start_at, "sort_by_pickup": sort_by_pickup, "chunk_rows": chunk_rows}
     while True:
         stats.passes += 1
-        row_number = 0
-        for chunk in iter_trip_chunks(path, chunk_rows=chunk_rows):
-            if sort_by_pickup:
-                chunk = _sorted_by_pickup(chunk)
-            frame = chunk.astype(object).where(chunk.notna(), None)
-            for row in frame.to_dict("records"):
-                row_number += 1
-                if isinstance(start_at, int) and row_number <= start_at:
-                    continue
-                stats.rows_read += 1
-                if isinstance(start_at, datetime):
-                    pickup = parse_timestamp(row.get("pickup_datetime"))[0]
-                    if pickup is not None and pickup < start_at:
-                        stats.skipped["before_start_at"] += 1
-                        continue
-                trip, skip = prepare_row(
-                    row, send_invalid=send_invalid, partition_key=partition_key, counter=counter
-                )
-                counter += 1
-                if trip is None:
-                    stats.skipped[skip or "unknown"] += 1
-                    if skip and skip.startswith("invalid:"):
-                        stats.invalid_reasons[skip.removeprefix("invalid:")] += 1
-                    continue
-                if trip.reason is None:
-                    stats.valid += 1
-                else:
-                    stats.invalid_sent += 1
-                    stats.invalid_reasons[trip.reason] += 1
-                yield trip
+        trips = _one_pass(path, stats, **options)
+        yield from reorder_by_pickup(trips, chunk_rows) if sort_by_pickup else trips
         if not loop or (max_passes is not None and stats.passes >= max_passes):
             return
+
+
+def reorder_by_pickup(trips: Iterable[OutgoingTrip], window: int) -> Iterator[OutgoingTrip]:
+    """Valid trips in pickup order, holding at most ``window`` of them; others pass at once."""
+    heap: list[tuple[datetime, int, OutgoingTrip]] = []
+    for seq, trip in enumerate(trips):
+        if trip.reason is not None or trip.pickup is None:
+            yield trip
+            continue
+        heapq.heappush(heap, (trip.pickup, seq, trip))
+        if len(heap) > window:
+            yield heapq.heappop(heap)[2]
+    while heap:
+        yield heapq.heappop(heap)[2]
+
+
+def _one_pass(
+    path: str | Path,
+    stats: SourceStats,
+    *,
+    send_invalid: bool,
+    partition_key: str,
+    start_at: int | datetime | None,
+    sort_by_pickup: bool,
+    chunk_rows: int,
+) -> Iterator[OutgoingTrip]:
+    counter = 0
+    row_number = 0
+    for chunk in iter_trip_chunks(path, chunk_rows=chunk_rows):
+        if sort_by_pickup:
+            chunk = _sorted_by_pickup(chunk)
+        frame = chunk.astype(object).where(chunk.notna(), None)
+        for row in frame.to_dict("records"):
+            row_number += 1
+            if isinstance(start_at, int) and row_number <= start_at:
+                continue
+            stats.rows_read += 1
+            if isinstance(start_at, datetime):
+                pickup = parse_timestamp(row.get("pickup_datetime"))[0]
+                if pickup is not None and pickup < start_at:
+                    stats.skipped["before_start_at"] += 1
+                    continue
+            trip, skip = prepare_row(
+                row, send_invalid=send_invalid, partition_key=partition_key, counter=counter
+            )
+            counter += 1
+            if trip is None:
+                stats.skipped[skip or "unknown"] += 1
+                if skip and skip.startswith("invalid:"):
+                    stats.invalid_reasons[skip.removeprefix("invalid:")] += 1
+                continue
+            if trip.reason is None:
+                stats.valid += 1
+            else:
+                stats.invalid_sent += 1
+                stats.invalid_reasons[trip.reason] += 1
+            yield trip
 
 
 def _sorted_by_pickup(chunk: Any) -> Any:

@@ -68,7 +68,8 @@ def run_query(
     if database:
         request["QueryExecutionContext"] = {"Database": database}
     query_id = athena.start_query_execution(**request)["QueryExecutionId"]
-    logger.info("athena query %s started: %s", query_id, sql.splitlines()[-1][:80])
+    first_line = next((line for line in sql.splitlines() if line.strip()), "")
+    logger.info("athena query %s started: %s", query_id, first_line[:80])
     deadline = time.monotonic() + timeout_s
     while True:
         execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]

@@ -138,12 +138,15 @@ def train_and_register(
     lap("training_job")
 
     # 4-6. evaluation next to the baselines, thresholds, approval gate
+    logger.info("[4/7] evaluating %s on the test split, next to the baselines", job_name)
     booster = load_archive(get_bytes(clients.s3, model_uri))
     current = registry.latest_approved(clients.sagemaker, settings.model_package_group)
     result = assess(booster, data, clients.s3, current, options.margin, options.target_fpr,
                     settings.fixed_threshold)
     report, doc, decision, test_fpr = (result.report, result.thresholds, result.decision,
                                        result.test_flagged_rate)
+    logger.info("[5/7] thresholds calibrated for a %.1f%% false-positive target (test: %.2f%%)",
+                100 * options.target_fpr, 100 * test_fpr)
     logger.info("[6/7] approval gate: %s", decision.reason)
     lap("evaluation")
 

@@ -116,5 +116,5 @@ def _status_bar(name: str, enabled: bool) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(desc=f"training job {name}", bar_format="{desc} [{elapsed}] {postfix}",
+    return tqdm(desc=f"training job {name}", bar_format="{desc} [{elapsed}]{postfix}",
                 mininterval=1.0)

@@ -111,8 +111,9 @@ def train_booster(
         early_stopping_rounds=early,
         verbose_eval=False,
     )
-    logger.info("trained %d rounds (best %s)", booster.num_boosted_rounds(),
-                getattr(booster, "best_iteration", None))
+    best = getattr(booster, "best_iteration", None)
+    logger.info("local xgboost: trained %d rounds%s", booster.num_boosted_rounds(),
+                "" if best is None else f" (best round {best})")
     return booster
 
 

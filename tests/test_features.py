@@ -83,3 +83,20 @@ def test_csv_body_has_one_line_per_trip_in_model_order() -> None:
     assert len(lines) == 2
     assert [float(v) for v in lines[0].split(",")] == [rows[0][c] for c in FEATURE_COLUMNS]
     assert lines[1].startswith("3,20,9,17,2,0,1,0,2,0,1,1,2,132,236,")
+
+
+def test_split_by_limits_respects_items_and_bytes() -> None:
+    from taximl.batching import backoff_seconds, split_by_limits
+
+    assert split_by_limits([100] * 10, max_items=4, max_bytes=10_000) == [(0, 4), (4, 8), (8, 10)]
+    assert split_by_limits([100] * 10, max_items=100, max_bytes=350) == [
+        (0, 3),
+        (3, 6),
+        (6, 9),
+        (9, 10),
+    ]
+    assert split_by_limits([500, 10, 10], max_items=10, max_bytes=100) == [(0, 1), (1, 3)]
+    assert split_by_limits([], max_items=1, max_bytes=1) == []
+    for attempt in (1, 2, 3, 8):
+        ceiling = min(2.0, 0.1 * 2 ** (attempt - 1))
+        assert ceiling / 2 <= backoff_seconds(attempt, 0.1, 2.0) <= ceiling

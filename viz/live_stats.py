@@ -5,8 +5,9 @@ Usage::
     python viz/live_stats.py            # refresh every 5 s, Ctrl-C to stop
     python viz/live_stats.py --once     # print once
 
-Shows: documents and outliers, trips per minute (last 10 min of event time), outliers and mean
-|residual| per model version and threshold rule, the zones with most outliers, the latest
+Shows: documents and outliers, trips per minute (last 10 min, by arrival in Kinesis), outliers
+and mean signed residual (actual - predicted: a bias check) per model version and threshold
+rule, the zones with most outliers, the latest
 outliers. The same queries work against an Amazon OpenSearch Service domain (SigV4) and are
 the ones the saved searches in viz/README.md use.
 """
@@ -66,9 +67,10 @@ def render(result: dict[str, Any], latest: dict[str, Any], index: str) -> str:
              f"{outliers:,} outliers ({outliers / max(1, total):.2%})"]
     minutes = aggs["per_minute"]["minutes"]["buckets"]
     if minutes:
-        lines.append("  trips/min (event time): " + "  ".join(
+        lines.append("  trips/min (arrival): " + "  ".join(
             f"{b['key_as_string'][11:16]}={b['doc_count']}" for b in minutes[-6:]))
-    lines.append("  model version   trips    outliers  mean residual  mean score")
+    lines.append("  model version   trips    outliers  mean residual  mean score"
+                 "   (residual = actual - predicted)")
     for bucket in aggs["versions"]["buckets"]:
         lines.append(f"  {bucket['key']:<14} {bucket['doc_count']:>7,}  "
                      f"{bucket['outliers']['doc_count']:>8,}  "

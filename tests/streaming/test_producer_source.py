@@ -85,6 +85,22 @@ def test_sort_by_pickup_orders_each_chunk(tmp_path) -> None:
     assert pickups == sorted(pickups)
 
 
+def test_event_time_replay_orders_across_chunk_boundaries(tmp_path) -> None:
+    # GIVEN a file in rough time order (trips displaced by up to 6 rows) read in chunks of 4,
+    # with an invalid row whose pickup is years earlier
+    order = [3, 0, 5, 1, 2, 8, 4, 9, 6, 7, 11, 10]
+    rows = [tlc_row(i) for i in order]
+    rows.insert(5, tlc_row(99, tpep_pickup_datetime="2002-01-01 00:00:00",
+                            tpep_dropoff_datetime="2002-01-01 00:10:00"))
+    path = write_csv(tmp_path / "t.csv", rows)
+    trips, stats = _trips(path, sort_by_pickup=True, chunk_rows=4)
+    # THEN the valid trips come out in pickup order, the invalid one is still sent
+    valid = [t.pickup for t in trips if t.reason is None]
+    assert valid == sorted(valid) and len(valid) == 12
+    assert [t.reason for t in trips if t.reason] == ["pickup_out_of_range"]
+    assert stats.valid == 12 and stats.invalid_sent == 1
+
+
 def test_green_parquet_variant(tmp_path) -> None:
     import pandas as pd
 
