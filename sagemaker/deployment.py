@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -125,7 +125,7 @@ def deploy(
 ) -> Serving:
     """Serve ``package`` (a DescribeModelPackage result) on ``endpoint``: create or update."""
     version = int(package["ModelPackageVersion"])
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = resource_name(name_prefix, version, stamp)
     sagemaker.create_model(
         ModelName=name,

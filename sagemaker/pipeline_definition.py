@@ -10,7 +10,8 @@ Steps: ``PrepareTrainingSet`` (processing: CTAS, contract, features, time split)
 ``CheckApprovalGate`` (condition on ``gate.approve`` of the report) -> ``RegisterApproved`` or
 ``RegisterPending``. The EventBridge schedule that starts it is ``infra/pipeline/retraining.yaml``.
 The processing steps run this repository's code (``pipeline_step.py``) in the built-in XGBoost
-image, which has pandas, pyarrow, boto3 and xgboost; see docs/batch.md for the Python caveat.
+image ``PROCESSING_VERSION`` (Python 3.10 with pandas, pyarrow, boto3 and xgboost); that code is
+kept 3.10-compatible (a test checks it). Training uses the ``1.7-1`` image, like step 2.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import registry
 from taximl.config import Settings
 from xgb_training import HYPERPARAMETERS
-from xgboost_image import image_uri
+from xgboost_image import PROCESSING_VERSION, image_uri
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFINITION_FILE = REPO_ROOT / "infra" / "pipeline" / "pipeline-definition.json"
@@ -57,6 +58,7 @@ def _resources(instance_param: str) -> dict[str, Any]:
 def build_definition(settings: Settings, role_arn: str) -> dict[str, Any]:
     """The pipeline definition (JSON schema 2020-12-01) for these settings and role."""
     image = image_uri(settings.region)
+    processing_image = image_uri(settings.region, PROCESSING_VERSION)
     code_uri = f"s3://{settings.models_bucket}/{CODE_PREFIX}"
     run_root = _join(f"s3://{settings.models_bucket}/pipeline-runs/",
                      _get("Execution.PipelineExecutionId"))
@@ -88,7 +90,7 @@ def build_definition(settings: Settings, role_arn: str) -> dict[str, Any]:
         "Type": "Processing",
         "Arguments": {
             "ProcessingResources": _resources("ProcessingInstanceType"),
-            "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": [
+            "AppSpecification": {"ImageUri": processing_image, "ContainerEntrypoint": [
                 "python3", f"{CODE}/sagemaker/pipeline_step.py", "prepare"]},
             "RoleArn": role_arn,
             "Environment": env,
@@ -124,7 +126,7 @@ def build_definition(settings: Settings, role_arn: str) -> dict[str, Any]:
         "Type": "Processing",
         "Arguments": {
             "ProcessingResources": _resources("ProcessingInstanceType"),
-            "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": [
+            "AppSpecification": {"ImageUri": processing_image, "ContainerEntrypoint": [
                 "python3", f"{CODE}/sagemaker/pipeline_step.py", "evaluate"]},
             "RoleArn": role_arn,
             "Environment": env,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -53,7 +53,7 @@ def put_doc(
             "value": {"S": doc_to_json(doc)},
             "model_version": {"S": variant_name(version)},
             "model_package_arn": {"S": package_arn or "-"},
-            "updated_at": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "updated_at": {"S": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")},
         },
     )
     logger.info("stored %s in %s (mode %s)", item_id, table, doc.get("mode"))

@@ -13,7 +13,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def git_commit() -> str:
 
 
 def job_name_for(settings: Settings, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
     tail = f"-fare-{stamp}"
     return f"{settings.project_prefix[: 63 - len(tail)].rstrip('-')}{tail}"
 
@@ -153,7 +153,7 @@ def train_and_register(
     base = f"{output_path}{job_name}/evaluation/"
     report_doc = {
         "job_name": job_name,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "model_uri": model_uri,
         "image_uri": image,
         "training_data": trips_uri,

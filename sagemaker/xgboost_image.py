@@ -10,6 +10,10 @@ repository (versions 1.0-1 and later, same accounts for every version), so that
 from __future__ import annotations
 
 DEFAULT_VERSION = "1.7-1"
+#: The processing steps of the retraining pipeline run the repository's own code (taximl,
+#: sagemaker/) inside this newer image of the same repository: Python 3.10, pandas, pyarrow,
+#: boto3 and an xgboost that reads the 1.7-1 model artifacts.
+PROCESSING_VERSION = "3.0-5"
 REPOSITORY = "sagemaker-xgboost"
 
 ACCOUNTS: dict[str, str] = {

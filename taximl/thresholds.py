@@ -26,7 +26,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from taximl.features import AIRPORT_CODES, OVERNIGHT_HOURS, RUSH_HOURS
@@ -290,7 +290,7 @@ def calibrate(
         "segment_dimensions": list(SEGMENT_DIMENSIONS),
         "global": global_entry,
         "segments": segments,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return doc
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from taximl.schema import (
@@ -138,7 +138,7 @@ def parse_timestamp(value: Any) -> tuple[datetime | None, str | None]:
         except ValueError:
             return None, _BAD_TIMESTAMP
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
     return parsed, None
 
 
