@@ -19,6 +19,12 @@ from batch_s3 import put_bytes, s3_uri
 from taximl.config import Settings
 from taximl.errors import InvalidInputError
 from taximl.features import FEATURE_COLUMNS, LABEL, features_frame
+from taximl.thresholds import (
+    DEFAULT_SCORED_RATE_CODES,
+    DOMAIN_DURATION_MIN,
+    DOMAIN_MAX_DISTANCE_MILES,
+    DOMAIN_MAX_SPEED_MPH,
+)
 from taximl.validation import validate_frame
 
 if TYPE_CHECKING:
@@ -182,13 +188,14 @@ def plausible_mask(valid: pd.DataFrame) -> pd.Series:
     distance, fare = valid["trip_distance"], valid["fare_amount"]
     with np.errstate(divide="ignore", invalid="ignore"):
         mph = distance * 3600.0 / seconds
+    low_min, high_min = DOMAIN_DURATION_MIN
     mask = (
-        (fare > 0) & (fare < 500) & (distance > 0) & (distance < 100)
+        (fare > 0) & (fare < 500) & (distance > 0) & (distance < DOMAIN_MAX_DISTANCE_MILES)
         & (valid["passenger_count"] > 0)
         & (fare >= 2.5)
-        & valid["rate_code_id"].isin([1, 2, 3, 4])
+        & valid["rate_code_id"].isin(list(DEFAULT_SCORED_RATE_CODES))
         & valid["pu_location_id"].between(1, 265) & valid["do_location_id"].between(1, 265)
-        & seconds.between(60, 10800)
-        & (mph <= 80)
+        & seconds.between(low_min * 60, high_min * 60)
+        & (mph <= DOMAIN_MAX_SPEED_MPH)
     )
     return mask.fillna(False).astype(bool)

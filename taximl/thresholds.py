@@ -54,6 +54,11 @@ DEFAULT_OUTLIER_FENCE = 3.0
 #: Rate codes the training set keeps (see infra/sql/create_training_set.sql); others are
 #: judged by the fixed rule because no model can predict a negotiated or unknown fare.
 DEFAULT_SCORED_RATE_CODES: tuple[int, ...] = (1, 2, 3, 4)
+#: The trips the training set keeps (infra/sql/create_training_set.sql); outside them the
+#: model extrapolates, so the fixed rule decides instead of thresholds calibrated inside.
+DOMAIN_MAX_DISTANCE_MILES = 100.0
+DOMAIN_DURATION_MIN = (1.0, 180.0)
+DOMAIN_MAX_SPEED_MPH = 80.0
 
 
 @dataclass(frozen=True)
@@ -181,11 +186,36 @@ def decide(
     scored = {str(code) for code in doc.get("scored_rate_codes", DEFAULT_SCORED_RATE_CODES)}
     if segment["rate_code"] not in scored:
         return _decision(error, fixed, f"fixed:rate_code={segment['rate_code']}")
+    outside = outside_training_domain(features_or_trip)
+    if outside is not None:
+        return _decision(error, fixed, f"fixed:out_of_domain={outside}")
     entries = doc.get("segments", {})
     for key in segment_keys(segment):
         if key in entries:
             return _calibrated(error, predicted, entries[key], key)
     return _calibrated(error, predicted, doc["global"], "global")
+
+
+def outside_training_domain(features: Mapping[str, Any]) -> str | None:
+    """Which training-set filter a trip's features fall outside of, or None (features only).
+
+    Trips given without features (no ``duration_min``) are not checked.
+    """
+    if "duration_min" not in features:
+        return None
+    distance = features.get("trip_distance")
+    if _missing(distance) or not 0 < float(distance) < DOMAIN_MAX_DISTANCE_MILES:
+        return "distance"
+    passengers = features.get("passenger_count")
+    if _missing(passengers) or float(passengers) <= 0:
+        return "passengers"
+    low, high = DOMAIN_DURATION_MIN
+    if not low <= float(features["duration_min"]) <= high:
+        return "duration"
+    speed = features.get("speed_mph")
+    if _missing(speed) or float(speed) > DOMAIN_MAX_SPEED_MPH:
+        return "speed"
+    return None
 
 
 def _calibrated(error: float, predicted: float, entry: Mapping[str, Any], rule: str) -> Decision:

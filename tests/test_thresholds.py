@@ -109,6 +109,29 @@ def test_unscored_rate_codes_use_the_fixed_rule() -> None:
     assert decision.is_outlier
 
 
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [({"passenger_count": 0}, "passengers"), ({"tpep_dropoff_datetime": "2024-03-05 10:00:30"},
+     "duration"), ({"trip_distance": 30.0}, "speed")],
+)
+def test_trips_outside_the_training_domain_use_the_fixed_rule(changes: dict, reason: str) -> None:
+    # GIVEN a calibrated document and a trip the training set would have filtered out
+    from taximl.validation import validate_record
+
+    base = {"tpep_pickup_datetime": "2024-03-05 10:00:00",
+            "tpep_dropoff_datetime": "2024-03-05 10:15:00", "trip_distance": 3.0,
+            "passenger_count": 1, "RatecodeID": 1, "PULocationID": 161, "DOLocationID": 236,
+            "fare_amount": 15.0}
+    doc = {"mode": th.MODE_CALIBRATED, "fixed_threshold": 10.0,
+           "global": {"abs": 1.0, "rel": 0.05}, "segments": {}}
+    inside = features_for_record(validate_record(base).trip)
+    outside = features_for_record(validate_record({**base, **changes}).trip)
+    # THEN the in-domain trip gets the calibrated rule, the other the course's fixed rule
+    assert th.decide(20.0, 15.0, inside, doc).rule == "global"
+    decision = th.decide(20.0, 15.0, outside, doc)
+    assert decision.rule == f"fixed:out_of_domain={reason}" and not decision.is_outlier
+
+
 def test_doc_json_round_trip_and_mode_switch() -> None:
     doc = _doc()
     assert th.doc_from_json(th.doc_to_json(doc)) == doc
