@@ -122,9 +122,12 @@ def service_status(endpoint: str) -> dict[str, Any]:
 
 
 def read_calls(path: Path) -> list[dict[str, Any]]:
+    """Invocations recorded so far; a line the function is still writing is not one yet."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 class Recorder:
