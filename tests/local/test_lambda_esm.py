@@ -158,7 +158,7 @@ def test_batching_window_gathers_records(aws, tmp_path):
     assert calls[0]["t0"] - t0 >= 1.5
 
 
-def test_starting_positions_latest_and_at_timestamp(aws, tmp_path):
+def test_starting_positions_latest_and_at_timestamp(aws, fast, tmp_path):
     lam, kinesis = aws
     latest, at_ts = Recorder(lam, tmp_path), Recorder(lam, tmp_path)
     stream, arn = new_stream(kinesis)
@@ -167,10 +167,16 @@ def test_starting_positions_latest_and_at_timestamp(aws, tmp_path):
     ts = time.time()
     time.sleep(0.1)
     put(kinesis, stream, ["middle"])
-    wait_enabled(lam, mapping(lam, latest.name, arn, StartingPosition="LATEST"))
+    latest_uuid = wait_enabled(lam, mapping(lam, latest.name, arn,
+                                            StartingPosition="LATEST"))["UUID"]
     wait_enabled(lam, mapping(lam, at_ts.name, arn, StartingPosition="AT_TIMESTAMP",
                               StartingPositionTimestamp=ts))
-    time.sleep(0.5)
+    # LATEST means "after the poller's first read": wait for that read, however slow the machine
+    wait_for(lambda: any(m["uuid"] == latest_uuid and m["shards"]
+                         and all(s["millis_behind_latest"] is not None
+                                 for s in m["shards"].values())
+                         for m in service_status(fast)["mappings"]),
+             what="the LATEST poller's first read")
     put(kinesis, stream, ["new"])
     wait_for(lambda: "new" in latest.datas() and "new" in at_ts.datas(), what="new record")
     assert latest.datas() == ["new"]
