@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import io
 import json
 import os
@@ -178,23 +179,10 @@ def main() -> int:
                         help="use the running stack from the environment (source env.sh)")
     parser.add_argument("--port-base", type=int, default=4966)
     args = parser.parse_args()
-    if args.use_env:
-        run(args.records, args.batch_size, args.record_bytes, args.timeout)
-        return 0
-    from local.settings import StackConfig
-    from local.stack import Stack
+    from local.temporary import temporary_stack
 
-    with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(StackConfig.from_env(args.port_base, tmp))
-        stack.start()
-        saved = dict(os.environ)
-        try:
-            os.environ.update(stack.env())
-            run(args.records, args.batch_size, args.record_bytes, args.timeout)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-            stack.stop()
+    with contextlib.nullcontext() if args.use_env else temporary_stack(args.port_base):
+        run(args.records, args.batch_size, args.record_bytes, args.timeout)
     return 0
 
 

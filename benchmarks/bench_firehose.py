@@ -17,12 +17,12 @@ Run: ``.venv/bin/python benchmarks/bench_firehose.py [--batches 40]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+PORT_BASE = 4866  # the throw-away stack, when no stack is in the environment
 ROLE = "arn:aws:iam::123456789012:role/firehose-delivery"
 DOMAIN = "arn:aws:es:us-east-1:123456789012:domain/taxi"
 ID_TAG = "local:opensearch-document-id-field"
@@ -167,17 +168,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="latency samples per setting")
     args = parser.parse_args()
 
-    stack = None
-    if not os.environ.get("AWS_ENDPOINT_URL_FIREHOSE"):
-        from local.settings import StackConfig
-        from local.stack import Stack
+    from local.temporary import temporary_stack
 
-        state = tempfile.mkdtemp(prefix="bench-firehose-")
-        stack = Stack(StackConfig.from_env(4866, state))
-        print(f"starting a throw-away stack on port base 4866 (state {state})")
-        stack.start()
-        os.environ.update(stack.env())
-    try:
+    use_env = bool(os.environ.get("AWS_ENDPOINT_URL_FIREHOSE"))
+    if not use_env:
+        print(f"starting a throw-away stack on port base {PORT_BASE}")
+    with contextlib.nullcontext() if use_env else temporary_stack(PORT_BASE):
         import boto3
         from opensearchpy import OpenSearch
 
@@ -188,9 +184,6 @@ def main() -> int:
         throughput(fh, search, bucket, args.batches)
         for interval in (1, 0):
             delays(fh, s3, search, bucket, interval, args.rounds)
-    finally:
-        if stack is not None:
-            stack.stop()
     return 0
 
 

@@ -23,10 +23,8 @@ import base64
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -221,19 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
 
-    from local.settings import StackConfig
-    from local.stack import Stack
+    from local.temporary import temporary_stack
 
-    state = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    stack = Stack(StackConfig.from_env(port_base=args.port_base, state_dir=state))
-    print(f"starting the local stack on port base {args.port_base} ({state}) ...")
-    stack.start()
-    os.environ.update(stack.env())
-    try:
-        return _run(args, stack, state)
-    finally:
-        stack.stop()
-        shutil.rmtree(state, ignore_errors=True)
+    print(f"starting the local stack on port base {args.port_base} ...")
+    with temporary_stack(args.port_base) as stack:
+        return _run(args, stack, stack.config.state_dir)
 
 
 def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:

@@ -16,7 +16,6 @@ import contextlib
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,22 +35,12 @@ N_FEATURES = 12
 @contextlib.contextmanager
 def own_stack(port_base: int) -> Iterator[None]:
     """A temporary local stack, its env in os.environ while it runs."""
-    from local.settings import StackConfig
-    from local.stack import Stack
+    from local.temporary import temporary_stack
 
-    with tempfile.TemporaryDirectory(prefix="bench-sagemaker-") as state:
-        stack = Stack(StackConfig.from_env(port_base, state))
-        started = time.monotonic()
-        stack.start()
+    started = time.monotonic()
+    with temporary_stack(port_base):
         print(f"stack start to healthy: {time.monotonic() - started:.2f} s")
-        saved = dict(os.environ)
-        os.environ.update(stack.env())
-        try:
-            yield
-        finally:
-            stack.stop()
-            os.environ.clear()
-            os.environ.update(saved)
+        yield
 
 
 def _csv(rows: np.ndarray) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -96,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="SageMaker Pipeline processing step")
     parser.add_argument("step", choices=("prepare", "evaluate"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from cli_logging import configure_cli_logging
+
+    configure_cli_logging(quiet=False)
     {"prepare": prepare, "evaluate": evaluate}[args.step]()
     return 0
 

@@ -14,7 +14,6 @@ Against AWS it does the same as one pipeline execution (useful to test before sc
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import sys
 import time
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import release
 from aws_clients import make_clients
+from cli_logging import configure_cli_logging
 from taximl.config import Settings
 from taximl.errors import TaxiMLError
 from training_flow import TrainOptions, train_and_register
@@ -64,10 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--margin", type=float, default=0.01)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(message)s")
-    for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_cli_logging(args.quiet)
     settings = Settings.from_env()
     clients = make_clients(settings.region)
     options = TrainOptions(sample_fraction=args.sample_fraction, margin=args.margin,

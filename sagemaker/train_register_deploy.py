@@ -14,7 +14,6 @@ differs; resource names come from ``python -m taximl.config``):
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import evaluation
 import registry
 import release
 from aws_clients import make_clients
+from cli_logging import configure_cli_logging
 from taximl.config import Settings
 from taximl.errors import TaxiMLError
 from taximl.thresholds import MODE_CALIBRATED, MODE_FIXED
@@ -146,10 +146,7 @@ def print_status(settings: Settings, clients) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(message)s")
-    for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_cli_logging(args.quiet)
     settings = Settings.from_env()
     clients = make_clients(settings.region)
     try:

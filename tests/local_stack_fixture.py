@@ -30,6 +30,7 @@ import pytest
 from local.health import port_free
 from local.settings import HOST, SERVICES, StackConfig
 from local.stack import Stack
+from local.temporary import temporary_stack
 
 ENV_TEST_PORT_BASE = "LOCAL_STACK_TEST_PORT_BASE"
 DEFAULT_TEST_PORT_BASE = 4766
@@ -111,21 +112,11 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     """The whole local stack for the test session (own ports, temporary state)."""
     port_base = _pick_port_base()
     state_dir = tmp_path_factory.mktemp("local-stack")
-    stack = Stack(StackConfig.from_env(port_base, state_dir))
     marker = _stale_marker(port_base)
     marker.write_text(json.dumps({"state_dir": str(state_dir), "pid": os.getpid()}),
                       encoding="utf-8")
-    saved = dict(os.environ)
     try:
-        stack.start()
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.update(stack.env())
-        yield LocalStack(stack)
+        with temporary_stack(port_base, state_dir) as stack:
+            yield LocalStack(stack)
     finally:
-        try:
-            stack.stop()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-            marker.unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)

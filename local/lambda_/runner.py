@@ -135,15 +135,20 @@ class Worker:
             sel.register(self._resp, selectors.EVENT_READ)
             return bool(sel.select(max(0.0, seconds)))
 
+    def _read_line(self) -> bytes:
+        """The worker's next response line; WorkerGone (worker killed) at end of stream."""
+        line = self._resp.readline()
+        if not line:
+            self.kill()
+            raise WorkerGone(f"exit status {self.proc.poll()}")
+        return line
+
     def _wait_ready(self) -> None:
         """Cold start: the init phase has its own allowance, then the function timeout runs."""
         if not self._wait_readable(INIT_ALLOWANCE_S):
             self.kill()
             raise TimeoutError
-        line = self._resp.readline()
-        if not line:
-            self.kill()
-            raise WorkerGone(f"exit status {self.proc.poll()}")
+        self._read_line()
 
     def invoke(self, request_id: str, payload: bytes, timeout_s: float) -> InvokeResult:
         """Run one invocation; raises TimeoutError (worker killed) or WorkerGone."""
@@ -160,11 +165,7 @@ class Worker:
         if not self._wait_readable(deadline + 0.05 - time.time()):
             self.kill()
             raise TimeoutError
-        line = self._resp.readline()
-        if not line:
-            self.kill()
-            raise WorkerGone(f"exit status {self.proc.poll()}")
-        out = json.loads(line)
+        out = json.loads(self._read_line())
         body = self._resp.read(out["len"]) if out["len"] else b""
         return InvokeResult(request_id, out["ok"], body, out.get("error_type"),
                             out.get("duration_ms", 0.0), out.get("init_ms"),

@@ -16,7 +16,8 @@ from typing import Any
 from local.athena.api import AthenaApi
 from local.athena.errors import ApiError, QueryError
 from local.athena.executions import Store
-from local.services.aws_json import operation_of, parse_service_args, serve_until_signal
+from local.services.aws_json import make_server, operation_of
+from local.services.serving import configure_logging, serve_until_signal, service_parser
 
 log = logging.getLogger("local.services.athena")
 
@@ -46,17 +47,15 @@ def dispatch(api: AthenaApi, target: str, body: bytes) -> tuple[int, dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_service_args("Local Amazon Athena stand-in", argv)
+    args = service_parser("Local Amazon Athena stand-in").parse_args(argv)
+    configure_logging(args.log_level)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(str(args.state_dir))
     api = AthenaApi(store)
-    serve_until_signal(
-        "athena",
-        args.host,
-        args.port,
-        lambda target, body: dispatch(api, target, body),
-        on_stop=store.shutdown,
-    )
+    server = make_server("athena", args.host, args.port,
+                         lambda target, body: dispatch(api, target, body))
+    log.info("athena listening on http://%s:%s", args.host, args.port)
+    serve_until_signal("athena", server, on_stop=store.shutdown)
     return 0
 
 

@@ -2,22 +2,16 @@
 
 Each service keeps its own ``dispatch(target, body) -> (status, payload)`` (operation routing and
 error mapping); this module serves it: ``GET /_health``, ``POST /`` with ``X-Amz-Target``,
-AWS-shaped error headers, and a clean stop on SIGTERM/SIGINT.
+and AWS-shaped error headers (``local.services.serving`` runs the process).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
-import signal
-import sys
-import threading
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -67,40 +61,8 @@ def make_handler(service: str, dispatch: Dispatch) -> type[BaseHTTPRequestHandle
     return Handler
 
 
-def serve_until_signal(
-    service: str, host: str, port: int, dispatch: Dispatch, on_stop: Callable[[], None]
-) -> None:
-    """Serve until SIGTERM/SIGINT, then call ``on_stop`` (flush, persist) before returning."""
-    log = logging.getLogger(f"local.services.{service}")
+def make_server(service: str, host: str, port: int, dispatch: Dispatch) -> ThreadingHTTPServer:
+    """A threaded HTTP server answering ``dispatch`` (run by ``serving.serve_until_signal``)."""
     server = ThreadingHTTPServer((host, port), make_handler(service, dispatch))
     server.daemon_threads = True
-
-    def stop(signum: int, _frame: Any) -> None:
-        log.info("signal %s: stopping", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("%s listening on http://%s:%s", service, host, port)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
-        on_stop()
-        log.info("%s stopped", service)
-
-
-def parse_service_args(description: str, argv: list[str] | None) -> argparse.Namespace:
-    """The stand-ins' common CLI (``--host --port --state-dir --log-level``) + logging set-up."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    return args
+    return server

@@ -16,7 +16,8 @@ from typing import Any
 
 from local.firehose import FirehoseEngine, FirehoseError
 from local.firehose.errors import UnknownOperationError
-from local.services.aws_json import operation_of, parse_service_args, serve_until_signal
+from local.services.aws_json import make_server, operation_of
+from local.services.serving import configure_logging, serve_until_signal, service_parser
 
 log = logging.getLogger("local.services.firehose")
 
@@ -52,18 +53,16 @@ def dispatch(engine: FirehoseEngine, target: str, body: bytes) -> tuple[int, dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_service_args("Local Amazon Data Firehose stand-in", argv)
+    args = service_parser("Local Amazon Data Firehose stand-in").parse_args(argv)
+    configure_logging(args.log_level)
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # one line per _bulk otherwise
     engine = FirehoseEngine(
         args.state_dir, region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     )
-    serve_until_signal(
-        "firehose",
-        args.host,
-        args.port,
-        lambda target, body: dispatch(engine, target, body),
-        on_stop=lambda: engine.close(flush=True),
-    )
+    server = make_server("firehose", args.host, args.port,
+                         lambda target, body: dispatch(engine, target, body))
+    log.info("firehose listening on http://%s:%s", args.host, args.port)
+    serve_until_signal("firehose", server, on_stop=lambda: engine.close(flush=True))
     return 0
 
 

@@ -16,9 +16,7 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -32,6 +30,7 @@ from werkzeug.wrappers import Request, Response
 from local.lambda_ import settings
 from local.lambda_.backend import LambdaBackend
 from local.lambda_.errors import LambdaApiError
+from local.services.serving import configure_logging, serve_until_signal, service_parser
 
 log = logging.getLogger("local.services.lambda_service")
 
@@ -210,24 +209,10 @@ def serve(host: str, port: int, state_dir: Path, logs_dir: Path | None = None) -
     logs.mkdir(parents=True, exist_ok=True)
     backend = LambdaBackend(state_dir, logs, base_url=f"http://{host}:{port}")
     server = make_server(host, port, LambdaApp(backend), threaded=True)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     backend.start()
     log.info("lambda stand-in on http://%s:%s (state %s, function logs %s)", host, port,
              state_dir, logs)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        backend.shutdown()
-        server.server_close()
-        log.info("lambda stand-in stopped")
+    serve_until_signal("lambda", server, on_stop=backend.shutdown)
     return 0
 
 
@@ -260,16 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL_LAMBDA",
                                                                  "http://127.0.0.1:4569"))
         return print_status(parser.parse_args(argv[1:]).endpoint)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--state-dir", type=Path, required=True)
+    parser = service_parser(__doc__.splitlines()[0])
     parser.add_argument("--logs-dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.log_level)
     return serve(args.host, args.port, args.state_dir, args.logs_dir)
 
 

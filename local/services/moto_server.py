@@ -10,16 +10,16 @@ SIGTERM/SIGINT: stop accepting requests, wait for those in flight, snapshot, exi
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from local.services.serving import configure_logging, service_parser
 
 SNAPSHOT_NAME = "moto.pickle"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -127,17 +127,12 @@ class Snapshotter:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--state-dir", type=Path, required=True)
+    parser = service_parser(__doc__.splitlines()[0])
     parser.add_argument("--snapshot-interval", type=float,
                         default=float(os.environ.get("LOCAL_STACK_SNAPSHOT_INTERVAL", "5")),
                         help="seconds between snapshots after writes (0 = only at shutdown)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    configure_logging(args.log_level)
 
     started = time.monotonic()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app

@@ -16,12 +16,9 @@ Routes
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,7 @@ from local.sagemaker.deployments import (
 )
 from local.sagemaker.errors import ServingError
 from local.sagemaker.serving import invoke
+from local.services.serving import configure_logging, serve_until_signal, service_parser
 
 logger = logging.getLogger("local.sagemaker_runtime")
 
@@ -200,27 +198,14 @@ def serve(host: str, port: int, state_dir: Path) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     server = make_server(host, port, build_app(), threaded=True)
     server.daemon_threads = True
-
-    def stop(signum: int, frame: Any) -> None:
-        logger.info("signal %s: shutting down", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     logger.info("sagemaker-runtime listening on http://%s:%s", host, port)
-    server.serve_forever()
-    server.server_close()
+    serve_until_signal("sagemaker-runtime", server)
 
 
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
-    parser = argparse.ArgumentParser(description="Local SageMaker runtime (InvokeEndpoint).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--state-dir", type=Path, default=Path(".local-stack/data/sagemaker"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    args = service_parser("Local SageMaker runtime (InvokeEndpoint).").parse_args(argv)
+    configure_logging(args.log_level)
     serve(args.host, args.port, args.state_dir)
 
 

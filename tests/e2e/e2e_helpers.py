@@ -7,14 +7,16 @@ import gzip
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+import polling
+
 REPO = Path(__file__).resolve().parents[2]
+E2E_POLL_S = 1.0
 for extra in (REPO / "infra" / "streaming", REPO / "tests" / "e2e", REPO / "viz"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
@@ -60,12 +62,9 @@ def search_trip_ids(endpoint: str, index: str) -> collections.Counter[str]:
     return ids
 
 
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str,
-             interval_s: float = 1.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str,
+             interval_s: float = E2E_POLL_S) -> Any:
+    """``polling.wait_for`` at the end-to-end pace (each check reads the whole gold prefix)."""
+    return polling.wait_for(check, timeout_s, what, interval_s)
 
 

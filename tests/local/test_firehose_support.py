@@ -5,35 +5,22 @@ Everything goes through boto3 and the environment, so the same calls work agains
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
+
+from polling import wait_for
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/firehose-delivery"
 DOMAIN_ARN = "arn:aws:es:us-east-1:123456789012:domain/taxi"
 DOCUMENT_ID_TAG = "local:opensearch-document-id-field"
 
-T = TypeVar("T")
 
 
 def unique(prefix: str) -> str:
     """A short unique lowercase name (valid for buckets, streams and indices)."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_for(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.2) -> T:
-    """Poll ``check`` until it returns a truthy value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
-        time.sleep(interval)
 
 
 def make_bucket(name: str | None = None) -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from polling import wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-test"
 FAST = {"retry_backoff_ms": 50, "retry_backoff_max_ms": 200, "poll_interval_ms": 50,
@@ -94,19 +94,6 @@ def make_zip(files: dict[str, str]) -> bytes:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05,
-             what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy (AssertionError after timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def set_tunables(endpoint: str, values: dict[str, Any]) -> dict[str, Any]:
