@@ -32,7 +32,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 for extra in (REPO, REPO / "producer", REPO / "lambda", REPO / "infra" / "streaming",
-              REPO / "tests" / "e2e", REPO / "viz"):
+              REPO / "tests", REPO / "tests" / "e2e", REPO / "viz"):
     sys.path.insert(0, str(extra))
 
 import boto3  # noqa: E402
