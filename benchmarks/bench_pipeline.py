@@ -232,8 +232,8 @@ def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:
     from e2e_helpers import generate
     from taximl.config import Settings
 
-    settings = Settings.from_env(project_prefix="bench",
-                                 opensearch_endpoint=os.environ["OPENSEARCH_ENDPOINT"])
+    settings = Settings.namespaced("bench",
+                                   opensearch_endpoint=os.environ["OPENSEARCH_ENDPOINT"])
     data = state / "bench-data"
     data.mkdir()
     trips_csv = generate(data / "trips.csv", rows=args.trips, seed=21, anomalies=0.02)

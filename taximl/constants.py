@@ -15,6 +15,7 @@ ENV_GLUE_DATABASE = "GLUE_DATABASE"
 ENV_RAW_TABLE = "RAW_TABLE"
 ENV_TRAINING_TABLE = "TRAINING_TABLE"
 ENV_STREAM_NAME = "STREAM_NAME"
+ENV_FUNCTION_NAME = "FUNCTION_NAME"
 ENV_GOLD_DELIVERY_STREAM = "GOLD_DELIVERY_STREAM"
 ENV_QUARANTINE_DELIVERY_STREAM = "QUARANTINE_DELIVERY_STREAM"
 ENV_ENDPOINT_NAME = "ENDPOINT_NAME"
@@ -24,9 +25,18 @@ ENV_OPENSEARCH_ENDPOINT = "OPENSEARCH_ENDPOINT"
 ENV_OPENSEARCH_INDEX = "OPENSEARCH_INDEX"
 ENV_FIXED_THRESHOLD = "FIXED_THRESHOLD"
 
+#: The course template's names for the same settings (accepted as aliases; see taximl.config).
+TEMPLATE_ALIASES: dict[str, str] = {
+    ENV_STREAM_NAME: "KINESIS_STREAM_NAME",
+    ENV_GOLD_DELIVERY_STREAM: "FIREHOSE_STREAM",
+    ENV_ENDPOINT_NAME: "SAGEMAKER_ENDPOINT",
+    ENV_FIXED_THRESHOLD: "THRESHOLD",
+}
+
 # --- defaults --------------------------------------------------------------------------------
 DEFAULT_REGION = "us-east-1"
 DEFAULT_PROJECT_PREFIX = "st1630-taxi"
-DEFAULT_OPENSEARCH_INDEX = "taxi-fares"
+#: The course template's index family is ``taxi-predictions-*`` (Firehose appends the day).
+DEFAULT_OPENSEARCH_INDEX = "taxi-predictions"
 # The course template flags |actual - predicted| > $10; kept as a selectable threshold mode.
 DEFAULT_FIXED_THRESHOLD = 10.0

@@ -37,7 +37,6 @@ PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 #: Names that are not in Settings, as ``{prefix}`` templates, and plain defaults.
 DERIVED = {
-    "FUNCTION_NAME": "{prefix}-fare-scorer",
     "LAMBDA_ROLE_NAME": "{prefix}-lambda-scorer",
     "FIREHOSE_ROLE_NAME": "{prefix}-firehose",
     "OPENSEARCH_DOMAIN": "{prefix}",

@@ -50,12 +50,10 @@ def _invoke(endpoint: str, trip: dict) -> tuple[str, float]:
 def env(local_stack) -> dict[str, str]:
     if not SAMPLE.exists():
         pytest.skip("data/sample_nyc_taxi.csv not generated yet (python data/generate.py)")
-    environment = {**os.environ, **local_stack.env, "PROJECT_PREFIX": PREFIX}
-    for name in list(environment):  # names derive from the prefix, not from the outer shell
-        if name.endswith(("_BUCKET", "_TABLE", "_STREAM", "_ENDPOINT_NAME")) or name in (
-                "GLUE_DATABASE", "MODEL_PACKAGE_GROUP", "ENDPOINT_NAME", "SAGEMAKER_ROLE_ARN"):
-            environment.pop(name)
-    return environment
+    environment = {**os.environ, **local_stack.env}
+    environment.pop("SAGEMAKER_ROLE_ARN", None)
+    # every name derives from the prefix, not from the outer shell
+    return {**environment, **Settings.namespaced(PREFIX, environment).as_env()}
 
 
 def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None:

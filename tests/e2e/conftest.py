@@ -15,8 +15,8 @@ def pipeline(local_stack, tmp_path_factory):
     from taximl.config import Settings
 
     data = tmp_path_factory.mktemp("e2e-data")
-    settings = Settings.from_env(project_prefix="e2e-stream",
-                                 opensearch_endpoint=local_stack.env["OPENSEARCH_ENDPOINT"])
+    settings = Settings.namespaced("e2e-stream",
+                                   opensearch_endpoint=local_stack.env["OPENSEARCH_ENDPOINT"])
     train = generate(data / "train.csv", rows=20_000, seed=7)
     variant = e2e_model.deploy_quick_model(settings, train)
     deploy.deploy_streaming(settings, buffer_seconds=1, shards=2, say=lambda m: None)

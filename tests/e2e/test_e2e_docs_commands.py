@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from e2e_helpers import read_jsonl_objects, wait_for
+from taximl.config import Settings
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -41,20 +42,18 @@ def test_docs_commands_work_verbatim(pipeline, local_stack, tmp_path) -> None:
     script = script.replace("source .local-stack/env.sh",
                             f"source {local_stack.state_dir / 'env.sh'}")
     script = script.replace("--rate 200", "--rate 0 --limit 300 --no-progress")
-    env = {**os.environ, "PROJECT_PREFIX": "docs-e2e", "ENDPOINT_NAME": served.endpoint_name,
-           "PARAMS_TABLE": served.params_table, "FIREHOSE_BUFFER_SECONDS": "1",
-           "OPENSEARCH_INDEX": "docs-e2e-fares",
+    docs = Settings.namespaced("docs-e2e", endpoint_name=served.endpoint_name,
+                               params_table=served.params_table,
+                               opensearch_index="docs-e2e-predictions")
+    env = {**os.environ, **docs.as_env(), "FIREHOSE_BUFFER_SECONDS": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for var in ("STREAM_NAME", "GOLD_BUCKET", "GOLD_DELIVERY_STREAM",
-                "QUARANTINE_DELIVERY_STREAM"):
-        env.pop(var, None)
     # WHEN they run in bash, stopping at the first failing command
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # THEN the mapping has the documented settings and the produced trips reach gold
     mapping = boto3.client("lambda").list_event_source_mappings(
-        FunctionName="docs-e2e-fare-scorer")["EventSourceMappings"][0]
+        FunctionName=docs.function_name)["EventSourceMappings"][0]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:s3:::docs-e2e-gold"

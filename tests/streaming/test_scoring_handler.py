@@ -34,10 +34,12 @@ class Context:
 @pytest.fixture
 def handler_env(monkeypatch):
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_FIREHOSE", "AWS_ENDPOINT_URL_DYNAMODB",
-                "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "THRESHOLD_MODE"):
+                "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "THRESHOLD_MODE", "FIREHOSE_STREAM",
+                "SAGEMAKER_ENDPOINT", "THRESHOLD", "ENDPOINT_NAME", "FIXED_THRESHOLD"):
         monkeypatch.delenv(var, raising=False)
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
            "AWS_DEFAULT_REGION": "us-east-1", "PROJECT_PREFIX": "unit",
+           "GOLD_DELIVERY_STREAM": "unit-scored", "QUARANTINE_DELIVERY_STREAM": "unit-quarantine",
            "POWERTOOLS_METRICS_NAMESPACE": "TaxiFaresTest"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
