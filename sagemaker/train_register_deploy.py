@@ -214,7 +214,7 @@ def serving_options(args: argparse.Namespace) -> deployment.ServingOptions:
     )
 
 
-def print_train(result: TrainResult, settings: Settings) -> None:
+def print_train(result: TrainResult, settings: Settings, deploys_next: bool = False) -> None:
     report = result.report
     print()
     print(evaluation.format_table(report))
@@ -231,7 +231,8 @@ def print_train(result: TrainResult, settings: Settings) -> None:
     print(f"gate            : {result.decision.reason}")
     print(f"seconds per step: {result.seconds}")
     if result.decision.approve:
-        print("next            : python sagemaker/train_register_deploy.py deploy")
+        if not deploys_next:
+            print("next            : python sagemaker/train_register_deploy.py deploy")
     else:
         print("next            : review the report, then python "
               f"sagemaker/train_register_deploy.py approve --version {result.version}")
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 target_fpr=args.target_fpr, progress=not args.quiet,
             )
             result = train_and_register(settings, clients, options)
-            print_train(result, settings)
+            print_train(result, settings, deploys_next=args.command == "run")
             if args.command == "run" and result.decision.approve:
                 rel = release.deploy(
                     settings, clients, version=result.version,
