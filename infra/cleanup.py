@@ -11,7 +11,8 @@ A resource belongs to the project when one of these holds, and the listing says 
 
 - **name**: it has a name that ``taximl.config`` gives (stream, Firehose streams, function,
   endpoint, buckets, Glue database, parameters table, model package group, the roles the CLI
-  steps create) or the course template's own role ``taxi-lambda-role``;
+  steps create), or it is what such a resource uses (the endpoint's config and models, the
+  function's role, e.g. the course template's ``taxi-lambda-role``);
 - **prefix**: its name is the project prefix or starts with ``<prefix>-`` (models and endpoint
   configs of every deployed version, the CloudFormation stacks, alarms, pipeline, rules, ...);
 - **tag**: it carries the tag ``project=<prefix>`` (the CloudFormation template and the CLI
@@ -44,8 +45,6 @@ from taximl.config import Settings  # noqa: E402
 logger = logging.getLogger("cleanup")
 
 TAG_KEY = "project"
-#: The role the course template's step 4 creates by hand (aws iam create-role).
-TEMPLATE_ROLE = "taxi-lambda-role"
 #: Roles the CLI steps create (infra/streaming/render.py, sagemaker/execution_role.py).
 ROLE_SUFFIXES = ("firehose", "lambda-scorer", "sagemaker-execution")
 #: Resource types the tag sweep asks about. SageMaker is left out: its finder reads the tags of
@@ -192,6 +191,7 @@ class Finder:
         self.client = client
         self.search = search
         self.inventory = Inventory()
+        self.function_roles: set[str] = set()  # role ARNs of the project's functions
 
     def run(self, kinds: set[str]) -> Inventory:
         steps: list[tuple[str, Callable[[], None]]] = [
@@ -335,6 +335,7 @@ class Finder:
                 found_by = "tag" if self.scope.tagged(tags.items()) else None
             if found_by:
                 functions[name] = found_by
+                self.function_roles.add(fn.get("Role", ""))
         for name, found_by in functions.items():
             for mapping in _pages(lam, "list_event_source_mappings", "EventSourceMappings",
                                   FunctionName=name):
@@ -398,24 +399,42 @@ class Finder:
                     lambda: client.delete_domain(DomainName=n)), "deletion takes minutes")
 
     def indices(self) -> None:
-        """The index family and its templates at ``OPENSEARCH_ENDPOINT`` (local or AWS)."""
+        """Indices, index templates and their ingest pipelines at ``OPENSEARCH_ENDPOINT``.
+
+        The project's index families are ``<OPENSEARCH_INDEX>-*`` (scored trips) and
+        ``<prefix>-*`` (e.g. the quarantined records); a template belongs to the project when one
+        of its patterns is one of those, and so does the ``default_pipeline`` it sets.
+        """
         if self.search is None or not self.settings.opensearch_endpoint:
             return
         search = self.search()
-        family = f"{self.settings.opensearch_index}-*"
+        index, prefix = self.settings.opensearch_index, self.scope.prefix
         where = self.settings.opensearch_endpoint
-        for index in sorted(search.indices.get(index=family, ignore_unavailable=True,
-                                               allow_no_indices=True)):
-            count = search.count(index=index)["count"]
-            self._add(INDEX, index, "name", lambda i=index: search.indices.delete(
-                index=i, ignore_unavailable=True), f"{count} documents at {where}")
-        templates = search.indices.get_index_template().get("index_templates", [])
-        for template in templates:
-            patterns = template["index_template"].get("index_patterns", [])
-            if family in patterns:
-                name = template["name"]
-                self._add(INDEX, f"_index_template/{name}", "name", lambda n=name:
-                          search.indices.delete_index_template(name=n), f"for {family}")
+
+        def ours(pattern: str) -> bool:
+            return pattern in (index, f"{index}-*", prefix) or pattern.startswith(f"{prefix}-")
+
+        for family in (f"{index}-*", f"{prefix}-*"):
+            for name in sorted(search.indices.get(index=family, ignore_unavailable=True,
+                                                  allow_no_indices=True)):
+                count = search.count(index=name)["count"]
+                self._add(INDEX, name, "name" if family.startswith(index) else "prefix",
+                          lambda i=name: search.indices.delete(index=i, ignore_unavailable=True),
+                          f"{count} documents at {where}")
+        for template in search.indices.get_index_template().get("index_templates", []):
+            body = template["index_template"]
+            patterns = body.get("index_patterns", [])
+            if not any(ours(p) for p in ([patterns] if isinstance(patterns, str) else patterns)):
+                continue
+            name = template["name"]
+            self._add(INDEX, f"_index_template/{name}", "name", lambda n=name:
+                      search.indices.delete_index_template(name=n), f"for {', '.join(patterns)}")
+            index_settings = body.get("template", {}).get("settings", {})
+            pipeline = (index_settings.get("index", {}).get("default_pipeline")
+                        or index_settings.get("index.default_pipeline"))
+            if pipeline:
+                self._add(INDEX, f"_ingest/pipeline/{pipeline}", "name", lambda n=pipeline:
+                          search.ingest.delete_pipeline(id=n), f"default pipeline of {name}")
 
     def cloudwatch(self) -> None:
         cw, s = self.client("cloudwatch"), self.settings
@@ -506,7 +525,8 @@ class Finder:
         known = tuple(f"{self.scope.prefix}-{suffix}" for suffix in ROLE_SUFFIXES)
         for role in _pages(iam, "list_roles", "Roles"):
             name = role["RoleName"]
-            found_by = self.scope.by_name_or_prefix(name, *known, TEMPLATE_ROLE)
+            found_by = self.scope.by_name_or_prefix(name, *known) or (
+                "name" if role["Arn"] in self.function_roles else None)
             if found_by:
                 self._add(ROLE, name, found_by, lambda n=name: delete_role(iam, n))
 
