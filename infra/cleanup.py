@@ -81,7 +81,9 @@ FIREHOSE = Kind("firehose", "Firehose delivery stream")
 KINESIS = Kind("kinesis", "Kinesis data stream", "bills per shard-hour (~ $11/month per shard)")
 OPENSEARCH = Kind("opensearch", "OpenSearch domain",
                   "bills per instance-hour and GB of storage while it exists")
-INDEX = Kind("index", "OpenSearch index / index template")
+INDEX = Kind("index", "OpenSearch index")
+INDEX_TEMPLATE = Kind("index-template", "OpenSearch index template")
+PIPELINE_INGEST = Kind("ingest-pipeline", "OpenSearch ingest pipeline")
 ALARM = Kind("alarm", "CloudWatch alarm", "$0.10 per alarm-month")
 DASHBOARD = Kind("dashboard", "CloudWatch dashboard", "$3 per dashboard-month beyond 3 free")
 LOG_GROUP = Kind("log-group", "CloudWatch log group", "stored logs, per GB-month")
@@ -96,7 +98,8 @@ TAGGED = Kind("tagged", "tagged, not handled by this tool (delete it by hand)")
 #: Deletion order: what serves or feeds first, storage next, stacks and roles last.
 KINDS: tuple[Kind, ...] = (
     ENDPOINT, ENDPOINT_CONFIG, MODEL, TRAINING_JOB, PIPELINE, RULE, MODEL_PACKAGE,
-    MODEL_PACKAGE_GROUP, MAPPING, FUNCTION, FIREHOSE, KINESIS, OPENSEARCH, INDEX, ALARM,
+    MODEL_PACKAGE_GROUP, MAPPING, FUNCTION, FIREHOSE, KINESIS, OPENSEARCH, INDEX,
+    INDEX_TEMPLATE, PIPELINE_INGEST, ALARM,
     DASHBOARD, LOG_GROUP, GLUE, DYNAMODB, BUCKET, TOPIC, STACK, ROLE, TAGGED,
 )
 KIND_KEYS = tuple(k.key for k in KINDS if k is not TAGGED)
@@ -427,13 +430,13 @@ class Finder:
             if not any(ours(p) for p in ([patterns] if isinstance(patterns, str) else patterns)):
                 continue
             name = template["name"]
-            self._add(INDEX, f"_index_template/{name}", "name", lambda n=name:
+            self._add(INDEX_TEMPLATE, name, "name", lambda n=name:
                       search.indices.delete_index_template(name=n), f"for {', '.join(patterns)}")
             index_settings = body.get("template", {}).get("settings", {})
             pipeline = (index_settings.get("index", {}).get("default_pipeline")
                         or index_settings.get("index.default_pipeline"))
             if pipeline:
-                self._add(INDEX, f"_ingest/pipeline/{pipeline}", "name", lambda n=pipeline:
+                self._add(PIPELINE_INGEST, pipeline, "name", lambda n=pipeline:
                           search.ingest.delete_pipeline(id=n), f"default pipeline of {name}")
 
     def cloudwatch(self) -> None:
