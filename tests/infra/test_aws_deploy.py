@@ -11,7 +11,6 @@ import aws_deploy
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from taximl.config import Settings
 
@@ -21,13 +20,8 @@ PARAMETERS = {"ProjectPrefix": "deploy-test", "StreamName": "taxi-trips-stream"}
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        yield boto3.client("s3", region_name="eu-west-1")
+def s3(moto_env):
+    return boto3.client("s3", region_name="eu-west-1")
 
 
 def test_artifacts_bucket_is_private_versioned_and_keys_follow_the_content(s3, tmp_path):

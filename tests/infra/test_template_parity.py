@@ -26,7 +26,6 @@ import aws_deploy
 import boto3
 import pytest
 from cfn_model import Stack, resolve_template
-from moto import mock_aws
 
 import deploy
 import render
@@ -301,17 +300,7 @@ def test_gold_projection_follows_the_firehose_prefix(cli, stack):
         f"s3://{cli['settings'].gold_bucket}/{as_projected}"
 
 
-@pytest.fixture
-def moto_aws(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        yield
-
-
-def test_datalake_buckets_match_step_1(cli, stack, moto_aws):
+def test_datalake_buckets_match_step_1(cli, stack, moto_env):
     from setup_datalake import ensure_bucket
 
     settings = cli["settings"]
@@ -333,7 +322,7 @@ def test_datalake_buckets_match_step_1(cli, stack, moto_aws):
                                                                  "LifecycleConfiguration", "Tags"}
 
 
-def test_params_table_matches_step_2(cli, stack, moto_aws):
+def test_params_table_matches_step_2(cli, stack, moto_env):
     import threshold_params
 
     settings = cli["settings"]

@@ -12,7 +12,6 @@ import io
 import boto3
 import pandas as pd
 import pytest
-from moto import mock_aws
 
 import train_register_deploy as cli
 from taximl.errors import InvalidInputError
@@ -68,15 +67,10 @@ def test_role_from_option_then_project_variable_then_template_variable():
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "PROJECT_PREFIX"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket="p-bucket")
-        yield client
+def s3(moto_env):
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="p-bucket")
+    return client
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

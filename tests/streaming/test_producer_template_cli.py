@@ -16,6 +16,7 @@ from moto import mock_aws
 
 import producer
 from streaming_factories import tlc_row, write_csv
+from test_producer_cli import read_all
 
 TEMPLATE_STREAM = "taxi-trips-stream"
 
@@ -39,17 +40,7 @@ def _stream(region: str, name: str = TEMPLATE_STREAM, shards: int = 1):
 
 
 def _records(client, name: str = TEMPLATE_STREAM) -> list[dict]:
-    out: list[dict] = []
-    for shard in client.list_shards(StreamName=name)["Shards"]:
-        iterator = client.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        for _ in range(20):
-            page = client.get_records(ShardIterator=iterator, Limit=10_000)
-            out += [json.loads(r["Data"]) for r in page["Records"]]
-            if not page["Records"]:
-                break
-            iterator = page["NextShardIterator"]
-    return out
+    return read_all(client, name)
 
 
 def test_template_command_sends_to_the_named_stream_in_the_named_region(aws, tmp_path):
