@@ -132,6 +132,7 @@ def run(
                     sender.flush()
                 _sleep(wait, stop)
                 if stop.stop:
+                    stats.give_back(trip)  # read but never sent: the summary counts sent rows
                     break
             sender.add(trip.data, trip.partition_key)
             sender.flush_if_due()

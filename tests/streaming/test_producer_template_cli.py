@@ -133,3 +133,26 @@ def test_any_argument_soup_parses_or_exits_cleanly(argv):
         assert exc.code == 2
     else:
         assert isinstance(args.source, str) and args.source
+
+
+def test_ctrl_c_while_pacing_counts_only_what_was_sent(aws, tmp_path, monkeypatch):
+    # GIVEN a paced run (the template's --rate 10) stopped, as by Ctrl-C, during its 4th wait
+    client = _stream("us-east-1")
+    path = write_csv(tmp_path / "t.csv", [tlc_row(i) for i in range(30)]
+                     + [tlc_row(99, fare_amount="abc")] + [tlc_row(i) for i in range(30, 40)])
+    flag = producer._StopFlag()
+    waits = []
+
+    def fake_sleep(seconds, stop):
+        waits.append(seconds)
+        if len(waits) == 4:
+            stop.stop = True
+
+    monkeypatch.setattr(producer, "_sleep", fake_sleep)
+    result = producer.run(path, stream_name=TEMPLATE_STREAM, client=client, rate=10,
+                          progress=False, stop=flag)
+    # THEN the trip read before the stop is not counted as read: read == valid == sent
+    stats = result.to_json()
+    assert result.interrupted
+    assert stats["rows_read"] == stats["sent"] == stats["valid_sent"] == len(_records(client))
+    assert stats["sent"] >= 1 and stats["invalid_reasons"] == {}
