@@ -3,14 +3,18 @@
 Examples::
 
     python producer/producer.py data/sample_nyc_taxi.csv --rate 200
+    python producer/producer.py --region $AWS_REGION --stream $KINESIS_STREAM_NAME \
+        --csv data/sample_nyc_taxi.csv --rate 10                      # the course template's form
     python producer/producer.py yellow_tripdata_2024-01.parquet --speedup 60 --limit 10000
     python producer/producer.py data/sample_nyc_taxi.csv --rate 0 --loop      # as fast as possible
 
 Reads CSV or Parquet of any TLC variant in chunks (bounded memory), validates each row with the
 shared contract, gives each trip a stable ``trip_id`` and writes batches with PutRecords,
 retrying only failed records. Ctrl-C sends what is buffered, prints the summary and exits.
-Stream name and region come from ``taximl.config`` (``STREAM_NAME``, ``PROJECT_PREFIX``,
-``AWS_REGION``); endpoints from the usual AWS environment (``AWS_ENDPOINT_URL_KINESIS`` locally).
+Stream name and region come from ``--stream``/``--region`` or ``taximl.config`` (``STREAM_NAME``
+or the template's ``KINESIS_STREAM_NAME``, ``AWS_REGION``); endpoints from the usual AWS
+environment (``AWS_ENDPOINT_URL_KINESIS`` locally). Options are never abbreviated: ``--stream``
+is the template's name of ``--stream-name``, not a prefix that argparse guesses.
 """
 
 from __future__ import annotations
@@ -115,8 +119,9 @@ def run(
     started = time.monotonic()
     produced, passes = 0, 0
     try:
-        for trip in trips:
-            if stop.stop or (limit is not None and produced >= limit):
+        while not stop.stop and (limit is None or produced < limit):
+            trip = next(trips, None)  # checked before reading: --limit N reads N rows, not N+1
+            if trip is None:
                 break
             if stats.passes != passes:  # a new pass of --loop: new replay timeline
                 passes = stats.passes
@@ -127,6 +132,7 @@ def run(
                     sender.flush()
                 _sleep(wait, stop)
                 if stop.stop:
+                    stats.give_back(trip)  # read but never sent: the summary counts sent rows
                     break
             sender.add(trip.data, trip.partition_key)
             sender.flush_if_due()
@@ -191,16 +197,21 @@ def format_summary(result: RunResult, settings: Settings) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Send TLC taxi trips (CSV/Parquet, any TLC variant) to a Kinesis stream.")
-    parser.add_argument("source", nargs="?", default=DEFAULT_INPUT,
-                        help=f"trip file (default {DEFAULT_INPUT})")
-    parser.add_argument("--stream-name", help="Kinesis stream (default: STREAM_NAME / prefix)")
+        description="Send TLC taxi trips (CSV/Parquet, any TLC variant) to a Kinesis stream.",
+        allow_abbrev=False)
+    parser.add_argument("source", nargs="?", help=f"trip file (default {DEFAULT_INPUT})")
+    parser.add_argument("--csv", dest="source_option", metavar="FILE",
+                        help="the trip file, as the course template passes it (CSV or Parquet)")
+    parser.add_argument("--stream-name", "--stream", dest="stream_name",
+                        help="Kinesis stream (default: STREAM_NAME or KINESIS_STREAM_NAME, "
+                             "else taxi-trips-stream)")
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION, else us-east-1)")
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=float, default=None,
                       help=f"events per second (default {DEFAULT_RATE:g}; 0 = as fast as possible)")
     pace.add_argument("--speedup", type=float,
                       help="replay in event time (pickup order), X times faster than real time")
-    parser.add_argument("--limit", type=int, help="stop after this many records")
+    parser.add_argument("--limit", type=_positive_int, help="stop after this many records")
     parser.add_argument("--loop", action="store_true", help="start the file again at its end")
     parser.add_argument("--start-at", help="skip rows: a row number or a pickup time (ISO 8601)")
     parser.add_argument("--partition-key", choices=PARTITION_KEYS, default="trip_id",
@@ -215,12 +226,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; the trip file may come positionally or as ``--csv``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.source and args.source_option and args.source != args.source_option:
+        parser.error(f"two trip files given ({args.source} and --csv {args.source_option}): "
+                     "pass one")
+    args.source = args.source or args.source_option or DEFAULT_INPUT
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env(stream_name=args.stream_name)
+    try:
+        settings = Settings.from_env(stream_name=args.stream_name, region=args.region)
+    except ValueError as exc:  # e.g. STREAM_NAME and KINESIS_STREAM_NAME disagree
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not Path(args.source).exists():
         print(f"error: {args.source} not found (generate the sample with "
               "`python data/generate.py` or download months with `python data/download.py`)",
@@ -233,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     client = boto3.client("kinesis", region_name=settings.region)
     pacing = f"{rate:g} events/s" if rate else (
         f"event-time replay x{args.speedup:g}" if args.speedup else "as fast as possible")
-    print(f"Sending {args.source} to Kinesis stream {settings.stream_name} ({pacing}); "
-          "Ctrl-C stops cleanly.")
+    print(f"Sending {args.source} to Kinesis stream {settings.stream_name} in "
+          f"{settings.region} ({pacing}); Ctrl-C stops cleanly.")
     try:
         result = run(
             args.source, stream_name=settings.stream_name, client=client, rate=rate,

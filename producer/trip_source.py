@@ -62,6 +62,17 @@ class SourceStats:
     def skipped_total(self) -> int:
         return sum(self.skipped.values())
 
+    def give_back(self, trip: OutgoingTrip) -> None:
+        """Uncount a trip that was read but will not be sent (a stop while waiting for it)."""
+        self.rows_read -= 1
+        if trip.reason is None:
+            self.valid -= 1
+        else:
+            self.invalid_sent -= 1
+            self.invalid_reasons[trip.reason] -= 1
+            if not self.invalid_reasons[trip.reason]:
+                del self.invalid_reasons[trip.reason]
+
 
 def json_safe(value: Any) -> Any:
     """A JSON-serialisable form of one field value (missing -> None, datetimes -> ISO text).

@@ -26,10 +26,11 @@ def kinesis(monkeypatch):
         yield client
 
 
-def _read_all(client) -> list[dict]:
+def read_all(client, stream: str = "trips-test") -> list[dict]:
+    """Every record of every shard of ``stream``, decoded from JSON (bounded reads)."""
     out = []
-    for shard in client.list_shards(StreamName="trips-test")["Shards"]:
-        it = client.get_shard_iterator(StreamName="trips-test", ShardId=shard["ShardId"],
+    for shard in client.list_shards(StreamName=stream)["Shards"]:
+        it = client.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         for _ in range(20):
             page = client.get_records(ShardIterator=it, Limit=10_000)
@@ -47,7 +48,7 @@ def test_cli_sends_every_row_once_and_prints_a_summary(kinesis, tmp_path, capsys
     code = producer.main([str(path), "--rate", "0", "--no-progress",
                           "--summary-json", str(summary)])
     assert code == 0
-    records = _read_all(kinesis)
+    records = read_all(kinesis)
     assert len(records) == 31 and len({r["trip_id"] for r in records}) == 31
     out = capsys.readouterr().out
     assert "sent             31 records" in out and "non_numeric:fare_amount: 1" in out
@@ -58,7 +59,7 @@ def test_cli_sends_every_row_once_and_prints_a_summary(kinesis, tmp_path, capsys
 def test_limit_and_missing_file(kinesis, tmp_path, capsys) -> None:
     path = write_csv(tmp_path / "t.csv", [tlc_row(i) for i in range(30)])
     assert producer.main([str(path), "--rate", "0", "--limit", "7", "--no-progress"]) == 0
-    assert len(_read_all(kinesis)) == 7
+    assert len(read_all(kinesis)) == 7
     assert producer.main([str(tmp_path / "nope.csv")]) == 2
 
 
@@ -88,4 +89,4 @@ def test_stop_request_flushes_what_is_buffered(kinesis, tmp_path) -> None:
         producer.KinesisSender.add = original
     # THEN the buffered trips were sent before returning, and the run says it was interrupted
     assert result.interrupted and result.send_stats.sent == 25 == len(sent)
-    assert len(_read_all(kinesis)) == 25
+    assert len(read_all(kinesis)) == 25
