@@ -15,6 +15,9 @@ The scripts of steps 2 and 8 read ``image_uris.retrieve`` and the typed resource
   endpoint *name*) is never read as a URL, which sagemaker-core 2.13 to 2.17 do.
 - **Quiet import.** Importing the SDK configures the root logger (a rich handler at INFO) and
   installs rich tracebacks; both are undone here: the CLIs print their own progress lines.
+  It also builds a default JumpStart session, whose clients look for credentials; without
+  any in the environment botocore would ask the EC2 instance metadata service, so that
+  lookup is switched off for the import only (our own clients are not affected).
 
 ``python sagemaker/sagemaker_sdk.py`` prints which SDK the scripts use and where it lives.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from types import ModuleType
@@ -32,6 +36,7 @@ from typing import Any
 DISTRIBUTION = "sagemaker-core"
 #: The SDK's loggers: WARNING unless the application set a level (they say INFO a lot).
 SDK_LOGGERS = ("sagemaker", "sagemaker.config", "sagemaker.core")
+ENV_IMDS_DISABLED = "AWS_EC2_METADATA_DISABLED"
 
 _modules: dict[str, ModuleType] = {}
 
@@ -43,6 +48,8 @@ def _import(name: str) -> ModuleType:
         return module
     root = logging.getLogger()
     handlers, level, excepthook = list(root.handlers), root.level, sys.excepthook
+    imds = os.environ.get(ENV_IMDS_DISABLED)
+    os.environ[ENV_IMDS_DISABLED] = "true"
     for logger_name in SDK_LOGGERS:
         logger = logging.getLogger(logger_name)
         if logger.level == logging.NOTSET:
@@ -50,6 +57,10 @@ def _import(name: str) -> ModuleType:
     try:
         module = importlib.import_module(name)
     finally:
+        if imds is None:
+            os.environ.pop(ENV_IMDS_DISABLED, None)
+        else:
+            os.environ[ENV_IMDS_DISABLED] = imds
         root.handlers[:] = handlers
         root.setLevel(level)
         sys.excepthook = excepthook
@@ -114,11 +125,11 @@ def version() -> str:
 
 
 def main() -> int:
-    import boto3
+    from taximl.config import Settings
 
     package = _import("sagemaker")
     core = _import("sagemaker.core")
-    region = boto3.session.Session().region_name or "us-east-1"
+    region = Settings.from_env().region
     print(f"{DISTRIBUTION} {version()}")
     print(f"sagemaker      : {', '.join(package.__path__)}")
     print(f"sagemaker.core : {core.__file__}")

@@ -19,9 +19,14 @@ FRAMEWORK = "xgboost"
 def image_uri(region: str, version: str = DEFAULT_VERSION) -> str:
     """``<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-xgboost:<version>``.
 
-    Raises ValueError for a region or version without the built-in XGBoost image (the SDK's
-    message lists the supported ones).
+    Raises ValueError for a region or version without the built-in XGBoost image (with the
+    SDK's list of the supported ones).
     """
     import sagemaker_sdk
 
-    return str(sagemaker_sdk.image_uris().retrieve(FRAMEWORK, region, version))
+    try:
+        return str(sagemaker_sdk.image_uris().retrieve(FRAMEWORK, region, version))
+    except ValueError as exc:
+        raise ValueError(
+            f"no SageMaker built-in XGBoost image {version} for region {region!r}: {exc}"
+        ) from exc

@@ -14,6 +14,9 @@ moto server starts serving:
   loads the new models before the switch, so requests in flight keep the old model until
   the new one is ready. If the new models cannot be loaded the endpoint stays InService on
   the old config with a FailureReason, as on AWS.
+- DescribeEndpoint answers ``DataCaptureConfig`` as AWS does: absent without data capture,
+  else the summary (``CaptureStatus``, ``CurrentSamplingPercentage``...), not moto's copy of
+  the endpoint config's request (``local.moto_ext.sagemaker_shapes`` shapes the other reads).
 - Describe calls made by a botocore waiter (user agent feature ``B``) wait up to
   ``LOCAL_SAGEMAKER_WAITER_WAIT_S`` (default 50 s, under botocore's 60 s read timeout; 2 s
   when the server gives no request gate to step out of) for a transitional status to end, so the
@@ -407,6 +410,24 @@ def _update_endpoint(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
+def _data_capture_summary(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """DescribeEndpoint's DataCaptureConfigSummary from the endpoint config's DataCaptureConfig.
+
+    AWS leaves the member out when the endpoint config has no data capture; moto would send
+    the config's own (request-shaped) object, or ``{}``.
+    """
+    if not config:
+        return None
+    enabled = bool(config.get("EnableCapture", True))
+    return {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": int(config.get("InitialSamplingPercentage", 0)),
+        "DestinationS3Uri": str(config.get("DestinationS3Uri", "")),
+        "KmsKeyId": str(config.get("KmsKeyId", "")),
+    }
+
+
 def _describe_endpoint(self: SageMakerResponse) -> ActionResult:
     backend = self.sagemaker_backend
     name = self._get_param("EndpointName")
@@ -414,7 +435,10 @@ def _describe_endpoint(self: SageMakerResponse) -> ActionResult:
     if endpoint is not None:
         _wait_for_waiter(self, lambda: endpoint.endpoint_status not in TRANSITIONAL_ENDPOINT)
     with _lock:
-        described = backend.describe_endpoint(name)
+        described = dict(backend.describe_endpoint(name))
+        capture = _data_capture_summary(described.pop("DataCaptureConfig", None))
+        if capture is not None:
+            described["DataCaptureConfig"] = capture
         pending = _pending(backend).get(name)
         if pending is not None and endpoint is not None:
             described["PendingDeploymentSummary"] = _pending_summary(backend, endpoint, pending)
