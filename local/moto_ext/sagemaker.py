@@ -14,6 +14,8 @@ moto server starts serving:
   loads the new models before the switch, so requests in flight keep the old model until
   the new one is ready. If the new models cannot be loaded the endpoint stays InService on
   the old config with a FailureReason, as on AWS.
+- ListModels filters (NameContains, creation times), sorts and pages, and answers
+  ModelSummary items; moto returns every model as a full DescribeModel object.
 - DescribeEndpoint answers ``DataCaptureConfig`` as AWS does: absent without data capture,
   else the summary (``CaptureStatus``, ``CurrentSamplingPercentage``...), not moto's copy of
   the endpoint config's request (``local.moto_ext.sagemaker_shapes`` shapes the other reads).
@@ -465,6 +467,54 @@ def _delete_endpoint(self: SageMakerResponse) -> ActionResult:
     return result
 
 
+# --------------------------------------------------------------------------- model listing
+
+LIST_MODELS_MAX = 100
+
+
+def _list_models(self: SageMakerResponse) -> ActionResult:
+    """ListModels with its filters, order and pages, answering ModelSummary items.
+
+    moto returns every model, unfiltered and unpaged, as full DescribeModel objects.
+    """
+    name_contains = (self._get_param("NameContains") or "").lower()
+    after, before = self._get_param("CreationTimeAfter"), self._get_param("CreationTimeBefore")
+    sort_by = self._get_param("SortBy") or "CreationTime"
+    order = self._get_param("SortOrder") or "Descending"
+    size = self._get_int_param("MaxResults") or LIST_MODELS_MAX
+    if sort_by not in ("Name", "CreationTime") or order not in ("Ascending", "Descending"):
+        raise ValidationError(message=f"Invalid SortBy {sort_by!r} or SortOrder {order!r}")
+    if not 1 <= size <= LIST_MODELS_MAX:
+        raise ValidationError(message=f"Value '{size}' at 'maxResults' failed to satisfy "
+                              f"constraint: Member must have value less than or equal to "
+                              f"{LIST_MODELS_MAX}")
+    models = [m for m in self.sagemaker_backend.list_models()
+              if name_contains in m.model_name.lower()
+              and (after is None or m.creation_time > _timestamp(after))
+              and (before is None or m.creation_time < _timestamp(before))]
+    key = (lambda m: m.model_name) if sort_by == "Name" else (lambda m: m.creation_time)
+    models.sort(key=key, reverse=order == "Descending")
+    token = self._get_param("NextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise ValidationError(message="Invalid pagination token") from None
+    page = models[start:start + size]
+    result: dict[str, Any] = {"Models": [
+        {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time}
+        for m in page]}
+    if start + size < len(models):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
+
+
+def _timestamp(value: Any) -> Any:
+    """A request's time filter (epoch seconds or ISO text) as the models' creation times."""
+    if isinstance(value, int | float) or str(value).replace(".", "", 1).isdigit():
+        return dt.datetime.fromtimestamp(float(value), dt.UTC).replace(tzinfo=None)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=None)
+
+
 def _backends() -> list[Any]:
     found = []
     for regions in list(sm_models.sagemaker_backends.values()):
@@ -516,6 +566,7 @@ _PATCHES = {
     "describe_endpoint": _describe_endpoint,
     "create_endpoint": _create_endpoint,
     "delete_endpoint": _delete_endpoint,
+    "list_models": _list_models,
 }
 
 

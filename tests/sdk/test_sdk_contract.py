@@ -126,6 +126,10 @@ def test_deployment_reads_back(made: dict[str, Any]) -> None:
             (resources.Model, "model_name", variant.model_name)):
         names = [getattr(item, attribute) for item in cls.get_all(name_contains=PREFIX)]
         assert names == [expected], cls.__name__
+    # ListModels answers ModelSummary items, filtered, in pages
+    listed = made["client"].list_models(NameContains=PREFIX, MaxResults=1)
+    assert [sorted(m) for m in listed["Models"]] == [["CreationTime", "ModelArn", "ModelName"]]
+    assert "NextToken" not in listed
 
 
 def test_endpoint_with_data_capture_reads_back(made: dict[str, Any]) -> None:
