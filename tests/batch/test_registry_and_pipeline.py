@@ -62,6 +62,25 @@ def test_versions_approval_and_metadata(sagemaker) -> None:
     assert registry.by_version(sagemaker, "g", 1)["ModelApprovalStatus"] == "Approved"
 
 
+def test_bind_makes_the_sdk_use_the_callers_client(sagemaker) -> None:
+    import sagemaker_sdk
+
+    resources = sagemaker_sdk.resources()
+    west = boto3.client("sagemaker", region_name="eu-west-1")
+    # WHEN a group is created through the SDK bound to each client in turn
+    sagemaker_sdk.bind(sagemaker)
+    resources.ModelPackageGroup.create(model_package_group_name="east-group")
+    sagemaker_sdk.bind(west)
+    created = resources.ModelPackageGroup.create(model_package_group_name="west-group")
+    # THEN each landed where its client points, and the SDK read it back typed
+    assert created.model_package_group_arn.startswith("arn:aws:sagemaker:eu-west-1:")
+    for client, name in ((sagemaker, "east-group"), (west, "west-group")):
+        groups = client.list_model_package_groups()["ModelPackageGroupSummaryList"]
+        assert [g["ModelPackageGroupName"] for g in groups] == [name]
+    sagemaker_sdk.bind(sagemaker)
+    assert resources.ModelPackageGroup.get("east-group").model_package_group_status == "Completed"
+
+
 def test_no_group_means_no_versions(sagemaker) -> None:
     assert registry.versions(sagemaker, "missing") == []
     assert registry.latest_approved(sagemaker, "missing") is None

@@ -3,9 +3,9 @@
 The repository has a folder ``sagemaker/`` (scripts, no ``__init__.py``) that is on
 ``sys.path`` for the scripts, pytest and the demo; sagemaker-core installs ``sagemaker`` as a
 pkgutil namespace package. These tests pin down that ``sagemaker.core`` is the SDK from every
-entry point, that no script module hides an installed module, that importing the SDK reaches
-no network and leaves the application's logging alone, and that :func:`sagemaker_sdk.bind`
-makes the SDK use exactly the caller's client.
+entry point, that no script module hides an installed module and that importing the SDK
+reaches no network and leaves the application's logging alone (``sagemaker_sdk.bind`` is
+tested with the registry, in ``tests/batch/test_registry_and_pipeline.py``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ import sysconfig
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 import sagemaker_sdk
 import xgboost_image
@@ -149,35 +147,6 @@ def test_loopback_guard_refuses_the_outside(tmp_path: Path) -> None:
                    "loopback_only: refused connect 169.254.169.254:80"]
     assert log.read_text().splitlines() == [
         "lookup sagemaker.us-east-1.amazonaws.com", "connect 169.254.169.254:80"]
-
-
-@pytest.fixture
-def moto_env(monkeypatch: pytest.MonkeyPatch):
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        yield
-
-
-def test_bind_makes_the_sdk_use_the_callers_client(moto_env) -> None:
-    resources = sagemaker_sdk.resources()
-    east = boto3.client("sagemaker", region_name="us-east-1")
-    west = boto3.client("sagemaker", region_name="eu-west-1")
-    # WHEN a group is created through the SDK bound to each client in turn
-    sagemaker_sdk.bind(east)
-    resources.ModelPackageGroup.create(model_package_group_name="east-group")
-    sagemaker_sdk.bind(west)
-    created = resources.ModelPackageGroup.create(model_package_group_name="west-group")
-    # THEN each landed where its client points, and the SDK read it back typed
-    assert created.model_package_group_arn.startswith("arn:aws:sagemaker:eu-west-1:")
-    assert [g["ModelPackageGroupName"] for g in
-            east.list_model_package_groups()["ModelPackageGroupSummaryList"]] == ["east-group"]
-    assert [g["ModelPackageGroupName"] for g in
-            west.list_model_package_groups()["ModelPackageGroupSummaryList"]] == ["west-group"]
-    sagemaker_sdk.bind(east)
-    assert resources.ModelPackageGroup.get("east-group").model_package_group_status == "Completed"
 
 
 def test_requirements_pin_the_installed_sdk() -> None:
