@@ -162,3 +162,22 @@ def _parse(item: dict[str, Any], shape: str) -> Any:
     from sagemaker.core.utils.code_injection.codec import transform
 
     return getattr(sagemaker_sdk.shapes(), shape)(**transform(item, shape))
+
+
+def test_failed_training_job_reports_its_reason(made: dict[str, Any]) -> None:
+    # GIVEN a training request whose image the local stack cannot run (AWS would pull it)
+    from taximl.errors import PlatformError
+    from training_job import run_training_job, training_job_request
+
+    settings = made["settings"]
+    request = training_job_request(
+        job_name=f"{PREFIX}-bad-image", image_uri="123456789012.dkr.ecr.us-east-1."
+        "amazonaws.com/my-algorithm:1", role_arn="arn:aws:iam::123456789012:role/r",
+        channels={"train": f"s3://{settings.processed_bucket}/none/"},
+        output_path=f"s3://{settings.models_bucket}/training-jobs/",
+        hyperparameters={"num_round": "5"})
+    # WHEN it runs through the SDK THEN the job's FailureReason reaches the student
+    with pytest.raises(PlatformError) as err:
+        run_training_job(made["client"], request, poll_s=0.2, progress=False)
+    assert str(err.value).startswith(f"training job {PREFIX}-bad-image Failed: ClientError: "
+                                      "the local stack runs only the built-in XGBoost")
