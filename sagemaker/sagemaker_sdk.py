@@ -95,7 +95,13 @@ def bind(client: Any) -> None:
     """
     utils = _import("sagemaker.core.utils.utils")
     holder = utils.SageMakerClient
-    current = utils.SingletonMeta._instances.get(holder)
+    meta = getattr(utils, "SingletonMeta", None)
+    if meta is None or not isinstance(holder, meta):
+        raise RuntimeError(
+            f"{DISTRIBUTION} {version()} keeps its SageMaker clients differently from 2.12: "
+            "update sagemaker_sdk.bind() before upgrading the pinned version"
+        )
+    current = meta._instances.get(holder)
     if current is not None and current.sagemaker_client is client:
         return
     instance = object.__new__(holder)
@@ -103,7 +109,7 @@ def bind(client: Any) -> None:
     instance.region_name = client.meta.region_name
     instance.config = client.meta.config
     instance.sagemaker_client = client
-    utils.SingletonMeta._instances[holder] = instance
+    meta._instances[holder] = instance
 
 
 def to_dict(resource: Any) -> dict[str, Any]:
