@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-QUIET_LIBRARIES = ("botocore", "boto3", "urllib3")
+QUIET_LIBRARIES = ("botocore", "boto3", "urllib3", "sagemaker")
 
 
 def configure_cli_logging(quiet: bool) -> None:

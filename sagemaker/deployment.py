@@ -1,5 +1,10 @@
 """Deploy, roll back and inspect the fare endpoint (blue/green with UpdateEndpoint).
 
+The model, the endpoint configuration and the endpoint are the SageMaker SDK's typed resources
+(``Model.create``, ``EndpointConfig.create``, ``Endpoint.create`` / ``endpoint.update()``,
+``Endpoint.get``), created, followed and read through the caller's boto3 client
+(``sagemaker_sdk.bind``).
+
 Each deployment creates a model and a new endpoint configuration whose single production
 variant is named after the model package version (``mv-<version>``): InvokeEndpoint returns it
 as ``InvokedProductionVariant`` and the Lambda uses it to pick ``thresholds/mv-<version>``.
@@ -78,6 +83,7 @@ def version_of_variant(variant: str) -> int | None:
 def endpoint_config_request(
     name: str, model_name: str, version: int, options: ServingOptions
 ) -> dict[str, Any]:
+    """The CreateEndpointConfig request (API names, as ``aws sagemaker`` takes it)."""
     return {
         "EndpointConfigName": name,
         "ProductionVariants": [
@@ -91,24 +97,46 @@ def endpoint_config_request(
     }
 
 
+def production_variant(model_name: str, version: int, options: ServingOptions) -> Any:
+    """The endpoint configuration's single variant as the SDK's ``ProductionVariant``."""
+    import sagemaker_sdk
+
+    shapes = sagemaker_sdk.shapes()
+    config = options.variant_config()
+    serverless = config.get("ServerlessConfig")
+    return shapes.ProductionVariant(
+        variant_name=variant_name(version),
+        model_name=model_name,
+        initial_variant_weight=1.0,
+        **({"serverless_config": shapes.ProductionVariantServerlessConfig(
+                memory_size_in_mb=serverless["MemorySizeInMB"],
+                max_concurrency=serverless["MaxConcurrency"])} if serverless else
+           {"initial_instance_count": config["InitialInstanceCount"],
+            "instance_type": config["InstanceType"]}),
+    )
+
+
 def status(sagemaker: Any, endpoint: str) -> Serving | None:
     """The endpoint's current state, or None when it does not exist."""
+    import sagemaker_sdk
+
+    sagemaker_sdk.bind(sagemaker)
+    resources = sagemaker_sdk.resources()
     try:
-        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+        described = resources.Endpoint.get(endpoint)
     except ClientError as exc:
         if _not_found(exc):
             return None
         raise
-    config_name = described["EndpointConfigName"]
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-    variant = config["ProductionVariants"][0]
+    config = resources.EndpointConfig.get(described.endpoint_config_name)
+    variant = config.production_variants[0]
     return Serving(
         endpoint=endpoint,
-        status=described["EndpointStatus"],
-        config=config_name,
-        variant=variant["VariantName"],
-        version=version_of_variant(variant["VariantName"]),
-        model=variant["ModelName"],
+        status=described.endpoint_status,
+        config=described.endpoint_config_name,
+        variant=variant.variant_name,
+        version=version_of_variant(variant.variant_name),
+        model=variant.model_name,
     )
 
 
@@ -124,29 +152,36 @@ def deploy(
     timeout_s: float = 1800.0,
 ) -> Serving:
     """Serve ``package`` (a DescribeModelPackage result) on ``endpoint``: create or update."""
+    import sagemaker_sdk
+
+    sagemaker_sdk.bind(sagemaker)
+    resources, shapes = sagemaker_sdk.resources(), sagemaker_sdk.shapes()
     version = int(package["ModelPackageVersion"])
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = resource_name(name_prefix, version, stamp)
-    sagemaker.create_model(
-        ModelName=name,
-        PrimaryContainer={
-            "Image": registry.image_of(package),
-            "ModelDataUrl": registry.model_data_url(package),
-        },
-        ExecutionRoleArn=role_arn,
-        Tags=[{"Key": "model_package_arn", "Value": package["ModelPackageArn"]}],
+    resources.Model.create(
+        model_name=name,
+        primary_container=shapes.ContainerDefinition(
+            image=registry.image_of(package), model_data_url=registry.model_data_url(package)),
+        execution_role_arn=role_arn,
+        tags=[shapes.Tag(key="model_package_arn", value=package["ModelPackageArn"])],
     )
-    sagemaker.create_endpoint_config(**endpoint_config_request(name, name, version, options))
+    resources.EndpointConfig.create(
+        endpoint_config_name=name,
+        production_variants=[production_variant(name, version, options)],
+    )
     current = status(sagemaker, endpoint)
     if current is None:
-        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+        resources.Endpoint.create(endpoint_name=endpoint, endpoint_config_name=name)
         logger.info("creating endpoint %s with %s", endpoint, name)
     else:
         if current.status not in ("InService", "Failed"):
             raise PlatformError(
                 f"endpoint {endpoint} is {current.status}: wait until it is InService"
             )
-        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+        served = resources.Endpoint.get(endpoint)
+        served.endpoint_config_name = name
+        served.update()
         logger.info("updating endpoint %s: %s -> %s", endpoint, current.config, name)
     if wait:
         wait_in_service(sagemaker, endpoint, name, timeout_s)
@@ -158,21 +193,31 @@ def deploy(
 def wait_in_service(
     sagemaker: Any, endpoint: str, config: str, timeout_s: float = 1800.0, poll_s: float = 2.0
 ) -> None:
-    """Wait until the endpoint is InService *with* ``config`` (PlatformError otherwise)."""
+    """Wait until the endpoint is InService *with* ``config`` (PlatformError otherwise).
+
+    Not ``Endpoint.wait_for_status("InService")``: after an UpdateEndpoint that could not
+    load the new models SageMaker goes back to InService with the *old* configuration and a
+    FailureReason, which only a check of the configuration tells apart from success.
+    """
+    import sagemaker_sdk
+
+    sagemaker_sdk.bind(sagemaker)
+    described = sagemaker_sdk.resources().Endpoint.get(endpoint)
     deadline = time.monotonic() + timeout_s
     while True:
-        described = sagemaker.describe_endpoint(EndpointName=endpoint)
-        state = described["EndpointStatus"]
-        if state == "InService" and described["EndpointConfigName"] == config:
+        state = described.endpoint_status
+        if state == "InService" and described.endpoint_config_name == config:
             return
         if state == "Failed" or (state == "InService" and time.monotonic() > deadline):
+            reason = (described.failure_reason if sagemaker_sdk.is_set(described.failure_reason)
+                      else f"update to {config} did not complete")
             raise PlatformError(
-                f"endpoint {endpoint} {state} with {described['EndpointConfigName']}: "
-                f"{described.get('FailureReason', 'update to ' + config + ' did not complete')}"
+                f"endpoint {endpoint} {state} with {described.endpoint_config_name}: {reason}"
             )
         if time.monotonic() > deadline:
             raise PlatformError(f"endpoint {endpoint} still {state} after {timeout_s:.0f} s")
         time.sleep(poll_s)
+        described.refresh()
 
 
 def previous_approved(

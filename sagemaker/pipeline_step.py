@@ -10,6 +10,8 @@ to ``/opt/ml/processing/input/code`` and runs:
   step through a PropertyFile) and ``thresholds.json`` (copied to DynamoDB on deploy).
 
 Settings come from the environment (``PROJECT_PREFIX`` and friends, set by the pipeline).
+The processing image has boto3 but no SageMaker SDK: this file and what it imports never
+import the SDK (``tests/batch/test_python310_compat.py`` runs them with the SDK hidden).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
@@ -51,11 +54,29 @@ def prepare() -> None:
         part.trips.to_parquet(trips / f"{name}.parquet", index=False)
 
 
+def latest_approved(sagemaker: Any, group: str) -> dict[str, Any] | None:
+    """DescribeModelPackage of the group's newest Approved version, or None (boto3 only)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        summaries = sagemaker.list_model_packages(
+            ModelPackageGroupName=group, ModelPackageType="Versioned",
+            ModelApprovalStatus="Approved", SortBy="CreationTime", SortOrder="Descending",
+            MaxResults=1,
+        )["ModelPackageSummaryList"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ValidationException":
+            return None  # no such group yet
+        raise
+    if not summaries:
+        return None
+    return sagemaker.describe_model_package(ModelPackageName=summaries[0]["ModelPackageArn"])
+
+
 def evaluate() -> None:
     import boto3
     import pandas as pd
 
-    import registry
     import trainset
     from taximl.config import Settings
     from taximl.features import FEATURE_VERSION
@@ -72,7 +93,7 @@ def evaluate() -> None:
     )
     model_tar = next((BASE / "input" / "model").glob("*.tar.gz"))
     booster = load_archive(model_tar.read_bytes())
-    current = registry.latest_approved(boto3.client("sagemaker"), settings.model_package_group)
+    current = latest_approved(boto3.client("sagemaker"), settings.model_package_group)
     result = assess(booster, data, boto3.client("s3"), current,
                     float(os.environ.get("APPROVAL_MARGIN", "0.01")),
                     float(os.environ.get("TARGET_FPR", "0.01")), settings.fixed_threshold)

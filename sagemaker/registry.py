@@ -5,7 +5,18 @@ approved version's RMSE, measured on the *same* test rows, by at least ``margin`
 e.g. 0.01 = 1 %). The very first version must beat the meter-formula baseline instead.
 Otherwise it stays ``PendingManualApproval`` with the reason in its ApprovalDescription, and
 ``train_register_deploy.py approve --version N`` approves it by hand.
+
+The group and the versions are read and updated as the SageMaker SDK's typed resources
+(``ModelPackageGroup``, ``ModelPackage.get``, ``package.update(...)``) through the caller's
+boto3 client. Two calls stay on that client, because sagemaker-core cannot make them:
+``ModelPackage.create`` reads a ``ModelPackageName`` that the CreateModelPackage response does
+not have (it returns only the ARN) and types ``InferenceSpecification`` with the model-card
+shape (containers only, so the supported content types would be dropped); and
+``ModelPackage.get_all`` re-reads each version by name, which for a versioned package is its
+group's name. Versions are therefore created with ``create_model_package`` and listed with
+``list_model_packages``, then read with ``ModelPackage.get(arn)``.
 """
+
 
 from __future__ import annotations
 
@@ -75,12 +86,16 @@ def gate(
 
 
 def ensure_group(sagemaker: Any, group: str) -> None:
+    import sagemaker_sdk
+
+    sagemaker_sdk.bind(sagemaker)
+    resources = sagemaker_sdk.resources()
     try:
-        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
+        resources.ModelPackageGroup.get(group)
     except ClientError:
-        sagemaker.create_model_package_group(
-            ModelPackageGroupName=group,
-            ModelPackageGroupDescription="NYC taxi fare model (built-in XGBoost)",
+        resources.ModelPackageGroup.create(
+            model_package_group_name=group,
+            model_package_group_description="NYC taxi fare model (built-in XGBoost)",
         )
         logger.info("created model package group %s", group)
 
@@ -98,7 +113,7 @@ def register_version(
 ) -> dict[str, Any]:
     """Create a model package version; returns its description (with ModelPackageVersion)."""
     ensure_group(sagemaker, group)
-    response = sagemaker.create_model_package(
+    response = sagemaker.create_model_package(  # not ModelPackage.create: see the docstring
         ModelPackageGroupName=group,
         ModelPackageDescription=description[:1000],
         InferenceSpecification={
@@ -123,8 +138,22 @@ def register_version(
     return describe(sagemaker, arn)
 
 
+def package(sagemaker: Any, arn: str) -> Any:
+    """The SDK's ``ModelPackage`` of a version (by ARN)."""
+    import sagemaker_sdk
+
+    sagemaker_sdk.bind(sagemaker)
+    found = sagemaker_sdk.resources().ModelPackage.get(arn)
+    # The SDK re-reads (refresh, after update) by name; a version's name is its group's.
+    found.model_package_name = arn
+    return found
+
+
 def describe(sagemaker: Any, arn: str) -> dict[str, Any]:
-    return sagemaker.describe_model_package(ModelPackageName=arn)
+    """DescribeModelPackage of a version, read through the SDK (API names as keys)."""
+    import sagemaker_sdk
+
+    return sagemaker_sdk.to_dict(package(sagemaker, arn))
 
 
 def versions(sagemaker: Any, group: str, status: str | None = None) -> list[dict[str, Any]]:
@@ -152,29 +181,31 @@ def latest_approved(sagemaker: Any, group: str) -> dict[str, Any] | None:
 
 
 def by_version(sagemaker: Any, group: str, version: int) -> dict[str, Any]:
-    for package in versions(sagemaker, group):
-        if int(package["ModelPackageVersion"]) == int(version):
-            return package
+    for found in versions(sagemaker, group):
+        if int(found["ModelPackageVersion"]) == int(version):
+            return found
     raise InvalidInputError(f"model package group {group} has no version {version}")
 
 
 def set_status(
     sagemaker: Any, arn: str, status: str, reason: str, metadata: Mapping[str, str] | None = None
 ) -> None:
-    """Set the approval status and its reason.
+    """Set the approval status and its reason (``ModelPackage.update``).
 
     The metadata properties are sent again: AWS keeps them anyway, but moto 5.2 forgets
     CustomerMetadataProperties on any UpdateModelPackage that does not repeat them.
     """
-    request: dict[str, Any] = {
-        "ModelPackageArn": arn, "ModelApprovalStatus": status,
-        "ApprovalDescription": reason[:1000],
-    }
+    import sagemaker_sdk
+
+    version = package(sagemaker, arn)
     if metadata is None:
-        metadata = describe(sagemaker, arn).get("CustomerMetadataProperties")
-    if metadata:
-        request["CustomerMetadataProperties"] = dict(metadata)
-    sagemaker.update_model_package(**request)
+        current = version.customer_metadata_properties
+        metadata = dict(current) if sagemaker_sdk.is_set(current) else None
+    version.update(
+        model_approval_status=status,
+        approval_description=reason[:1000],
+        **({"customer_metadata_properties": dict(metadata)} if metadata else {}),
+    )
     logger.info("model package %s -> %s (%s)", arn, status, reason)
 
 

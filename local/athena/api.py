@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from local.athena.catalog import CATALOG
 from local.athena.errors import ApiError
 from local.athena.executions import Execution, Store
 from local.athena.results import MAX_PAGE, read_page
@@ -319,14 +320,28 @@ class AthenaApi:
         names = self.store.engine.catalog.databases()
         return {"DatabaseList": [{"Name": n} for n in names]}
 
+    def _catalog_name(self, request: dict[str, Any]) -> None:
+        name = _required(request, "CatalogName")
+        if name.lower() != CATALOG:
+            raise ApiError(f"Catalog {name} not found.", "MetadataException")
+
     def op_GetTableMetadata(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._catalog_name(request)
         db, name = _required(request, "DatabaseName"), _required(request, "TableName")
-        table = self.store.engine.catalog.get_table(db.lower(), name.lower())
-        if table is None:
+        metadata = self.store.engine.catalog.table_metadata(db.lower(), name.lower())
+        if metadata is None:
             raise ApiError(f"Table {name} not found in database {db}", "MetadataException")
-        return {"TableMetadata": {
-            "Name": table.name, "TableType": table.table_type,
-            "Columns": [{"Name": c.name, "Type": c.type} for c in table.columns],
-            "PartitionKeys": [{"Name": c.name, "Type": c.type} for c in table.partition_keys],
-            "Parameters": {**table.params, "location": table.location,
-                           "serde.serialization.lib": table.serde}}}
+        return {"TableMetadata": metadata}
+
+    def op_ListTableMetadata(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._catalog_name(request)
+        db = _required(request, "DatabaseName")
+        tables = self.store.engine.catalog.list_table_metadata(db.lower(),
+                                                               request.get("Expression"))
+        if tables is None:
+            raise ApiError(f"Database {db} not found.", "MetadataException")
+        chunk, token = _page(tables, request, f"tables:{db.lower()}", 50)
+        reply: dict[str, Any] = {"TableMetadataList": chunk}
+        if token:
+            reply["NextToken"] = token
+        return reply

@@ -112,6 +112,44 @@ class TableDef:
         }
 
 
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if hasattr(value, "timestamp") else value
+
+
+def _columns(columns: list[dict[str, Any]]) -> list[dict[str, str]]:
+    described = []
+    for column in columns:
+        item = {"Name": column["Name"].lower(), "Type": column.get("Type", "string")}
+        if column.get("Comment"):
+            item["Comment"] = column["Comment"]
+        described.append(item)
+    return described
+
+
+def athena_table_metadata(table: dict[str, Any]) -> dict[str, Any]:
+    """What Athena answers for a Glue table: the table's parameters plus its storage
+    (``location``, ``inputformat``, ``outputformat``, ``serde.serialization.lib``,
+    ``serde.param.<name>``), columns and partition keys."""
+    sd = table.get("StorageDescriptor", {})
+    serde = sd.get("SerdeInfo", {})
+    params = dict(table.get("Parameters", {}))
+    storage = {"location": sd.get("Location"), "inputformat": sd.get("InputFormat"),
+               "outputformat": sd.get("OutputFormat"),
+               "serde.serialization.lib": serde.get("SerializationLibrary")}
+    params.update({k: v for k, v in storage.items() if v})
+    params.update({f"serde.param.{k}": v for k, v in serde.get("Parameters", {}).items()})
+    metadata: dict[str, Any] = {
+        "Name": table["Name"], "TableType": table.get("TableType", "EXTERNAL_TABLE"),
+        "Columns": _columns(sd.get("Columns", [])),
+        "PartitionKeys": _columns(table.get("PartitionKeys", [])),
+        "Parameters": params,
+    }
+    for key in ("CreateTime", "LastAccessTime"):
+        if table.get(key) is not None:
+            metadata[key] = _epoch(table[key])
+    return metadata
+
+
 class Catalog:
     """Thin wrapper over the Glue API with Athena-shaped failures."""
 
@@ -160,6 +198,28 @@ class Catalog:
             raise QueryError("TABLE_NOT_FOUND",
                              f"{where}Table '{CATALOG}.{database}.{name}' does not exist")
         return table
+
+    def table_metadata(self, database: str, name: str) -> dict[str, Any] | None:
+        """Athena's ``TableMetadata`` of a Glue table (GetTableMetadata), or None."""
+        try:
+            reply = self.glue.get_table(DatabaseName=database, Name=name)
+        except self.glue.exceptions.EntityNotFoundException:
+            return None
+        return athena_table_metadata(reply["Table"])
+
+    def list_table_metadata(self, database: str, expression: str | None = None
+                            ) -> list[dict[str, Any]] | None:
+        """``TableMetadata`` of the database's tables by name (ListTableMetadata; the
+        expression filters names like Glue's GetTables), or None without the database."""
+        if not self.database_exists(database):
+            return None
+        request: dict[str, Any] = {"DatabaseName": database}
+        if expression:
+            request["Expression"] = expression
+        tables: list[dict[str, Any]] = []
+        for page in self.glue.get_paginator("get_tables").paginate(**request):
+            tables += page["TableList"]
+        return [athena_table_metadata(t) for t in sorted(tables, key=lambda t: t["Name"])]
 
     def table_names(self, database: str) -> list[str]:
         names: list[str] = []

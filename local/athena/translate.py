@@ -3,8 +3,9 @@
 Everything goes through sqlglot's AST: parsing (``read="athena"``), identifier normalisation
 (Trino is case-insensitive), qualification of table names with the context database, Trino's
 ``_col<N>`` names for unnamed expressions, Trino's integer division (``5 / 2`` is 2 when both
-operands are integers: sqlglot's type annotation over the Glue column types decides) and
-generation with ``write="duckdb"``.
+operands are integers: sqlglot's type annotation over the Glue column types decides),
+``format_datetime`` with its Joda-Time pattern (rewritten to DuckDB's ``strftime``; see
+:func:`joda_format`) and generation with ``write="duckdb"``.
 """
 
 from __future__ import annotations
@@ -166,6 +167,141 @@ def integer_divisions(tree: exp.Expression, schema: Schema | None = None) -> int
     return count
 
 
+# --------------------------------------------------------------------------- format_datetime
+# Joda-Time pattern letters (Trino's format_datetime) -> DuckDB strftime, by letter and count.
+# A count is the minimum number of digits for numbers; text fields switch form at 4 letters.
+_JODA_STRFTIME: dict[str, Callable[[int], str | None]] = {
+    "y": lambda n: "%y" if n == 2 else ("%Y" if n <= 4 else None),
+    "Y": lambda n: "%y" if n == 2 else ("%Y" if n <= 4 else None),
+    "x": lambda n: "%G" if n in (1, 3, 4) else None,
+    "w": lambda n: "%V" if n == 2 else None,
+    "e": lambda n: "%u" if n == 1 else None,
+    "E": lambda n: "%a" if n <= 3 else "%A",
+    "M": lambda n: {1: "%-m", 2: "%m", 3: "%b"}.get(n, "%B"),
+    "d": lambda n: {1: "%-d", 2: "%d"}.get(n),
+    "D": lambda n: {1: "%-j", 3: "%j"}.get(n),
+    "a": lambda n: "%p",
+    "h": lambda n: {1: "%-I", 2: "%I"}.get(n),
+    "H": lambda n: {1: "%-H", 2: "%H"}.get(n),
+    "m": lambda n: {1: "%-M", 2: "%M"}.get(n),
+    "s": lambda n: {1: "%-S", 2: "%S"}.get(n),
+    "S": lambda n: {3: "%g", 6: "%f"}.get(n),
+}
+# numbers padded to the count where strftime has no such form: DuckDB function of the value
+_JODA_NUMBER: dict[str, str] = {
+    "y": "year({0})", "Y": "year({0})", "x": "isoyear({0})", "w": "week({0})",
+    "e": "isodow({0})", "d": "day({0})", "D": "dayofyear({0})", "h": "(hour({0}) + 11) % 12 + 1",
+    "H": "hour({0})", "m": "minute({0})", "s": "second({0})", "C": "year({0}) // 100",
+    "K": "hour({0}) % 12", "k": "(hour({0}) + 23) % 24 + 1", "M": "month({0})",
+}
+# the session time zone of Athena is UTC: zone letters print UTC's offset and names
+_JODA_ZONE = {"Z": "+0000", "ZZ": "+00:00", "z": "UTC", "zz": "UTC", "zzz": "UTC"}
+
+
+def _joda_tokens(pattern: str) -> list[tuple[str, str]]:
+    """``[("field", "yyyy"), ("text", "-"), ...]``; quotes as Joda reads them."""
+    tokens: list[tuple[str, str]] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "'":
+            end = i + 1
+            text = ""
+            while True:
+                if end >= len(pattern):
+                    raise QueryError("INVALID_FUNCTION_ARGUMENT",
+                                     f"Illegal pattern component: {pattern[i:]}")
+                if pattern[end] == "'":
+                    if end + 1 < len(pattern) and pattern[end + 1] == "'":
+                        text, end = text + "'", end + 2
+                        continue
+                    break
+                text, end = text + pattern[end], end + 1
+            tokens.append(("text", text if end > i + 1 else "'"))
+            i = end + 1
+        elif char.isascii() and char.isalpha():
+            end = i
+            while end < len(pattern) and pattern[end] == char:
+                end += 1
+            tokens.append(("field", pattern[i:end]))
+            i = end
+        else:
+            tokens.append(("text", char))
+            i += 1
+    return tokens
+
+
+def joda_format(value: exp.Expression, pattern: str) -> exp.Expression:
+    """DuckDB expression for Trino's ``format_datetime(value, pattern)`` (Joda-Time pattern).
+
+    Pieces that ``strftime`` prints are gathered into one format string; numbers padded to a
+    count it has no code for use ``printf('%0Nd', ...)``; the parts are joined with ``||``
+    (NULL in, NULL out, like Trino). An unknown letter is Trino's ``Illegal pattern
+    component`` error.
+    """
+    parts: list[exp.Expression] = []
+    fmt: list[str] = []
+
+    def flush() -> None:
+        if fmt:
+            parts.append(exp.Anonymous(this="strftime", expressions=[
+                value.copy(), exp.Literal.string("".join(fmt))]))
+            fmt.clear()
+
+    column = value.sql(dialect=WRITE)
+    for kind, token in _joda_tokens(pattern):
+        if kind == "text":
+            fmt.append(token.replace("%", "%%"))
+            continue
+        letter, count = token[0], len(token)
+        if letter == "G":
+            fmt.append("AD")
+        elif letter in ("z", "Z"):
+            fmt.append(_JODA_ZONE.get(token, "UTC"))
+        elif letter == "S" and count not in (3, 6):
+            flush()
+            micros = exp.Anonymous(this="strftime", expressions=[
+                value.copy(), exp.Literal.string("%f")])
+            digits = exp.Anonymous(this="rpad", expressions=[
+                micros, exp.Literal.number(max(count, 6)), exp.Literal.string("0")])
+            parts.append(exp.Anonymous(this="left", expressions=[
+                digits, exp.Literal.number(count)]))
+        elif letter in _JODA_STRFTIME and _JODA_STRFTIME[letter](count) is not None:
+            fmt.append(str(_JODA_STRFTIME[letter](count)))
+        elif letter in _JODA_NUMBER:
+            flush()
+            number = sqlglot.parse_one(_JODA_NUMBER[letter].format(column), read=WRITE)
+            parts.append(exp.Anonymous(this="printf", expressions=[
+                exp.Literal.string(f"%0{count}d"), number]))
+        else:
+            raise QueryError("INVALID_FUNCTION_ARGUMENT", f"Illegal pattern component: {token}")
+    flush()
+    if not parts:
+        return exp.Literal.string("")
+    result = parts[0]
+    for part in parts[1:]:
+        result = exp.DPipe(this=result, expression=part)
+    return result
+
+
+def format_datetimes(tree: exp.Expression) -> int:
+    """Rewrite every ``format_datetime(x, '<Joda pattern>')``; returns how many."""
+    calls = [node for node in tree.find_all(exp.Anonymous)
+             if str(node.this).lower() == "format_datetime"]
+    for call in calls:
+        args = call.expressions
+        if len(args) != 2:
+            raise QueryError("FUNCTION_NOT_FOUND",
+                             f"Unexpected parameters for function format_datetime: {len(args)} "
+                             "arguments (expected: timestamp, varchar)")
+        value, pattern = args
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise QueryError("NOT_SUPPORTED", "the local Athena supports format_datetime with "
+                             "a constant pattern only")
+        call.replace(joda_format(value, pattern.this))
+    return len(calls)
+
+
 def prepare_query(tree: exp.Expression, database: str,
                   resolve: Callable[[list[TableRef]], Schema] | None = None,
                   ) -> tuple[str, list[TableRef]]:
@@ -177,6 +313,7 @@ def prepare_query(tree: exp.Expression, database: str,
     tree = normalize_identifiers(tree.copy(), dialect="trino")
     refs = qualify_tables(tree, database)
     name_columns(tree)
+    format_datetimes(tree)
     schema = resolve(refs) if resolve else None  # always called: it also checks the tables
     integer_divisions(tree, schema)
     try:

@@ -14,6 +14,11 @@ moto server starts serving:
   loads the new models before the switch, so requests in flight keep the old model until
   the new one is ready. If the new models cannot be loaded the endpoint stays InService on
   the old config with a FailureReason, as on AWS.
+- ListModels filters (NameContains, creation times), sorts and pages, and answers
+  ModelSummary items; moto returns every model as a full DescribeModel object.
+- DescribeEndpoint answers ``DataCaptureConfig`` as AWS does: absent without data capture,
+  else the summary (``CaptureStatus``, ``CurrentSamplingPercentage``...), not moto's copy of
+  the endpoint config's request (``local.moto_ext.sagemaker_shapes`` shapes the other reads).
 - Describe calls made by a botocore waiter (user agent feature ``B``) wait up to
   ``LOCAL_SAGEMAKER_WAITER_WAIT_S`` (default 50 s, under botocore's 60 s read timeout; 2 s
   when the server gives no request gate to step out of) for a transitional status to end, so the
@@ -407,6 +412,24 @@ def _update_endpoint(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
+def _data_capture_summary(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """DescribeEndpoint's DataCaptureConfigSummary from the endpoint config's DataCaptureConfig.
+
+    AWS leaves the member out when the endpoint config has no data capture; moto would send
+    the config's own (request-shaped) object, or ``{}``.
+    """
+    if not config:
+        return None
+    enabled = bool(config.get("EnableCapture", True))
+    return {
+        "EnableCapture": enabled,
+        "CaptureStatus": "Started" if enabled else "Stopped",
+        "CurrentSamplingPercentage": int(config.get("InitialSamplingPercentage", 0)),
+        "DestinationS3Uri": str(config.get("DestinationS3Uri", "")),
+        "KmsKeyId": str(config.get("KmsKeyId", "")),
+    }
+
+
 def _describe_endpoint(self: SageMakerResponse) -> ActionResult:
     backend = self.sagemaker_backend
     name = self._get_param("EndpointName")
@@ -414,7 +437,10 @@ def _describe_endpoint(self: SageMakerResponse) -> ActionResult:
     if endpoint is not None:
         _wait_for_waiter(self, lambda: endpoint.endpoint_status not in TRANSITIONAL_ENDPOINT)
     with _lock:
-        described = backend.describe_endpoint(name)
+        described = dict(backend.describe_endpoint(name))
+        capture = _data_capture_summary(described.pop("DataCaptureConfig", None))
+        if capture is not None:
+            described["DataCaptureConfig"] = capture
         pending = _pending(backend).get(name)
         if pending is not None and endpoint is not None:
             described["PendingDeploymentSummary"] = _pending_summary(backend, endpoint, pending)
@@ -439,6 +465,54 @@ def _delete_endpoint(self: SageMakerResponse) -> ActionResult:
         _pending(self.sagemaker_backend).pop(name, None)
     _forget_async(name)
     return result
+
+
+# --------------------------------------------------------------------------- model listing
+
+LIST_MODELS_MAX = 100
+
+
+def _list_models(self: SageMakerResponse) -> ActionResult:
+    """ListModels with its filters, order and pages, answering ModelSummary items.
+
+    moto returns every model, unfiltered and unpaged, as full DescribeModel objects.
+    """
+    name_contains = (self._get_param("NameContains") or "").lower()
+    after, before = self._get_param("CreationTimeAfter"), self._get_param("CreationTimeBefore")
+    sort_by = self._get_param("SortBy") or "CreationTime"
+    order = self._get_param("SortOrder") or "Descending"
+    size = self._get_int_param("MaxResults") or LIST_MODELS_MAX
+    if sort_by not in ("Name", "CreationTime") or order not in ("Ascending", "Descending"):
+        raise ValidationError(message=f"Invalid SortBy {sort_by!r} or SortOrder {order!r}")
+    if not 1 <= size <= LIST_MODELS_MAX:
+        raise ValidationError(message=f"Value '{size}' at 'maxResults' failed to satisfy "
+                              f"constraint: Member must have value less than or equal to "
+                              f"{LIST_MODELS_MAX}")
+    models = [m for m in self.sagemaker_backend.list_models()
+              if name_contains in m.model_name.lower()
+              and (after is None or m.creation_time > _timestamp(after))
+              and (before is None or m.creation_time < _timestamp(before))]
+    key = (lambda m: m.model_name) if sort_by == "Name" else (lambda m: m.creation_time)
+    models.sort(key=key, reverse=order == "Descending")
+    token = self._get_param("NextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise ValidationError(message="Invalid pagination token") from None
+    page = models[start:start + size]
+    result: dict[str, Any] = {"Models": [
+        {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time}
+        for m in page]}
+    if start + size < len(models):
+        result["NextToken"] = str(start + size)
+    return ActionResult(result)
+
+
+def _timestamp(value: Any) -> Any:
+    """A request's time filter (epoch seconds or ISO text) as the models' creation times."""
+    if isinstance(value, int | float) or str(value).replace(".", "", 1).isdigit():
+        return dt.datetime.fromtimestamp(float(value), dt.UTC).replace(tzinfo=None)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=None)
 
 
 def _backends() -> list[Any]:
@@ -492,6 +566,7 @@ _PATCHES = {
     "describe_endpoint": _describe_endpoint,
     "create_endpoint": _create_endpoint,
     "delete_endpoint": _delete_endpoint,
+    "list_models": _list_models,
 }
 
 

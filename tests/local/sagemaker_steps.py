@@ -1,7 +1,8 @@
 """The seed's SageMaker steps with plain boto3 (shared by the tests/local/test_sagemaker_* files).
 
-Only boto3 and the environment: pointed at real AWS (with ``SAGEMAKER_ROLE_ARN`` and a bucket
-you own in ``SAGEMAKER_TEST_BUCKET``) the same steps run there.
+boto3 and the environment (the XGBoost image of the region from the SageMaker SDK): pointed at
+real AWS (with ``SAGEMAKER_ROLE_ARN`` and a bucket you own in ``SAGEMAKER_TEST_BUCKET``) the
+same steps run there.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 import boto3
 import numpy as np
 
+from xgboost_image import image_uri
+
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 ROLE_ARN = os.environ.get("SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/SageMakerRole")
-XGBOOST_IMAGE = f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"
+XGBOOST_IMAGE = image_uri(REGION)
 N_FEATURES = 4
 # Waiters: generous enough for real AWS, instant locally.
 TRAINING_WAIT = {"Delay": 2, "MaxAttempts": 900}
