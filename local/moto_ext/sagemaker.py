@@ -515,6 +515,34 @@ def _timestamp(value: Any) -> Any:
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=None)
 
 
+# --------------------------------------------------------------------------- registry deletes
+
+
+def _delete_model_package(self: SageMakerResponse) -> EmptyResult:
+    """DeleteModelPackage (moto 5.2 lacks it): by name or ARN; unknown -> ValidationException."""
+    backend = self.sagemaker_backend
+    name = self._get_param("ModelPackageName")
+    arn = backend.model_package_name_mapping.get(name, name)
+    if backend.model_packages.pop(arn, None) is None:
+        raise ValidationError(message=f"Model package {name} not found")
+    for key in [k for k, v in backend.model_package_name_mapping.items() if v == arn]:
+        del backend.model_package_name_mapping[key]
+    return EmptyResult()
+
+
+def _delete_model_package_group(self: SageMakerResponse) -> EmptyResult:
+    """DeleteModelPackageGroup (moto 5.2 lacks it): only an empty group, as on AWS."""
+    backend = self.sagemaker_backend
+    name = self._get_param("ModelPackageGroupName").rsplit("/", 1)[-1]
+    if name not in backend.model_package_groups:
+        raise ValidationError(message=f"ModelPackageGroup {name} does not exist.")
+    if any(p.model_package_group_name == name for p in backend.model_packages.values()):
+        raise ValidationError(message=f"Model Package Group {name} contains model packages: "
+                                      "delete them first.")
+    del backend.model_package_groups[name]
+    return EmptyResult()
+
+
 def _backends() -> list[Any]:
     found = []
     for regions in list(sm_models.sagemaker_backends.values()):
@@ -566,6 +594,8 @@ _PATCHES = {
     "describe_endpoint": _describe_endpoint,
     "create_endpoint": _create_endpoint,
     "delete_endpoint": _delete_endpoint,
+    "delete_model_package": _delete_model_package,
+    "delete_model_package_group": _delete_model_package_group,
     "list_models": _list_models,
 }
 

@@ -38,17 +38,6 @@ def _run(args: list[str], env: dict[str, str], stdin: str | None = None,
     return result
 
 
-def registry_is_deletable() -> bool:
-    """Whether this local stack implements DeleteModelPackageGroup (moto 5.2.1 does not)."""
-    sm = boto3.client("sagemaker")
-    sm.create_model_package_group(ModelPackageGroupName="cleanup-probe")
-    try:
-        sm.delete_model_package_group(ModelPackageGroupName="cleanup-probe")
-    except Exception:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def project(local_stack, tmp_path_factory) -> dict[str, Any]:
     """The whole project built under PREFIX, plus another project's bucket and stream."""
@@ -99,7 +88,7 @@ def project(local_stack, tmp_path_factory) -> dict[str, Any]:
     # another project: must survive
     s3.create_bucket(Bucket=f"{OTHER}-raw")
     boto3.client("kinesis").create_stream(StreamName=f"{OTHER}-trips-stream", ShardCount=1)
-    return {"settings": settings, "env": env, "registry": registry_is_deletable()}
+    return {"settings": settings, "env": env}
 
 
 def remaining(settings: Settings) -> dict[str, list[str]]:
@@ -206,18 +195,13 @@ def test_answering_no_deletes_nothing(cleaned):
     assert cleaned["after_refusal"] == cleaned["before"]
 
 
-def test_yes_leaves_nothing_of_the_project(cleaned, project):
+def test_yes_leaves_nothing_of_the_project(cleaned):
     left = cleaned["after"]
     out = cleaned["deleted"].stdout
     assert "deleted  S3 bucket (every object version) tagged-only-bucket-e2e" in out
-    if not project["registry"]:  # moto 5.2.1: no DeleteModelPackage(Group) in the local stack
-        assert left == {"model_package_groups": [project["settings"].model_package_group]}
-        assert "FAILED   SageMaker model package group" in out
-        assert cleaned["deleted"].returncode == 1
-    else:
-        assert left == {}
-        assert cleaned["deleted"].returncode == 0
-        assert "nothing found" in cleaned["again"].stdout
+    assert left == {}
+    assert cleaned["deleted"].returncode == 0
+    assert "nothing found" in cleaned["again"].stdout
 
 
 def test_other_projects_survive(cleaned):
