@@ -159,6 +159,7 @@ def train_and_register(
     logger.info("[5/7] thresholds calibrated on %d unseen trips for a %.2f%% flagged-rate target "
                 "(test: %.2f%%, 95%% CI %.2f-%.2f%%)", len(data.calibration),
                 100 * options.target_fpr, 100 * test_fpr, 100 * low, 100 * high)
+    logger.info("%s", evaluation.format_flag_rates(report["flag_rate"]))
     logger.info("[6/7] approval gate: %s", decision.reason)
     lap("evaluation")
 
