@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,9 @@ _FROM_CANONICAL = {
 _GREEN_HINTS = ("lpep_pickup_datetime", "lpep_dropoff_datetime", "ehail_fee", "trip_type")
 _YELLOW_HINTS = ("tpep_pickup_datetime", "tpep_dropoff_datetime", "airport_fee")
 _PARQUET_MAGIC = b"PAR1"
+#: What reading a broken file raises (pyarrow's errors are ValueError/OSError subclasses too;
+#: a truncated .csv.gz ends in EOFError or zlib.error).
+_READ_ERRORS = (OSError, ValueError, UnicodeDecodeError, EOFError, zlib.error)
 _EXPECTED = ("expected a TLC yellow or green trip file (Parquet or CSV) with pickup and dropoff "
              "times and fare_amount, e.g. yellow_tripdata_2024-01.parquet")
 
@@ -175,7 +179,7 @@ def read_columns(path: Path) -> list[str]:
         if kind == "parquet":
             return [str(name) for name in pq.read_schema(path).names]
         return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except _READ_ERRORS as exc:
         raise UnsupportedFileError(f"{path}: unreadable {kind} file ({_first_line(exc)}); "
                                    f"{_EXPECTED}") from None
 
@@ -340,6 +344,7 @@ def convert_file(path: Path, out_dir: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS
         for chunk in _chunks(path, list(mapping), chunk_rows):
             result.rows_read += len(chunk)
             frame, nulled = conform(chunk, taxi_type, mapping)
+            nulled.pop(pickup, None)  # those rows are skipped, and counted as such
             result.nulled.update(nulled)
             when = frame[pickup]
             keep = when.notna()
@@ -356,7 +361,7 @@ def convert_file(path: Path, out_dir: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS
                 table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
                 writers[(year, month)].write_table(table)
                 counts[(year, month)] += len(part)
-    except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError) as exc:
+    except (pa.ArrowException, *_READ_ERRORS) as exc:
         raise UnsupportedFileError(f"{path}: cannot read it as a {_kind(path)} trip file "
                                    f"({_first_line(exc)}); {_EXPECTED}") from None
     finally:
