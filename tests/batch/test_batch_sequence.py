@@ -57,7 +57,7 @@ def env(local_stack) -> dict[str, str]:
     return {**environment, **Settings.namespaced(PREFIX, environment).as_env()}
 
 
-def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None:
+def test_datalake_training_registry_deploy_rollback(env: dict[str, str], tmp_path: Path) -> None:
     settings = Settings.from_env(env)
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
 
@@ -126,6 +126,21 @@ def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None
     features = features_for_record(validate_record(trip).trip)
     assert not decide(predicted, predicted, features, doc).is_outlier
     assert decide(predicted + 60, predicted, features, doc).is_outlier
+
+    # the detection evaluation: a month of the history is refused, the held-out one is scored
+    refused = subprocess.run(
+        [sys.executable, "sagemaker/evaluate_detection.py", "--quiet", "--month",
+         str(HISTORY / "yellow_tripdata_2019-11.parquet"), "--out", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "not held out in time" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    out = _run("sagemaker/evaluate_detection.py", "--quiet", "--out", str(tmp_path), env=env)
+    assert "model        : mv-1 on" in out and "training data until 2019-11-30" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["detection"]["labelled"] == 298 and report["model_variant"] == "mv-1"
+    assert report["threshold_document"] == doc
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "predicted_vs_actual.png", "residuals_thresholds.png"]
 
     # a second run on the same data does not beat version 1: pending, approved by hand
     out = _run("sagemaker/train_register_deploy.py", "--quiet", "train", env=env)
