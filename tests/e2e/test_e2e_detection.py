@@ -37,7 +37,9 @@ def streamed(local_stack, tmp_path_factory):
     import e2e_model
     from taximl.config import Settings
 
-    settings = Settings.namespaced("e2e-detect",
+    # its own index too: the index name is not derived from the prefix, and the streaming
+    # tests count the documents of theirs
+    settings = Settings.namespaced("e2e-detect", opensearch_index="e2e-detect-predictions",
                                    opensearch_endpoint=local_stack.env["OPENSEARCH_ENDPOINT"])
     variant = e2e_model.deploy_quick_model(settings, HISTORY_MONTH)
     deploy.deploy_streaming(settings, buffer_seconds=1, shards=2, say=lambda m: None)
