@@ -45,7 +45,7 @@ from athena_sql import query_rows, render_sql, run_query  # noqa: E402
 from aws_clients import make_clients  # noqa: E402
 from batch_s3 import bucket_exists, s3_uri  # noqa: E402
 from taximl.config import Settings  # noqa: E402
-from taximl.errors import InvalidInputError, TaxiMLError  # noqa: E402
+from taximl.errors import InvalidInputError, PlatformError, TaxiMLError  # noqa: E402
 
 logger = logging.getLogger("setup_datalake")
 
@@ -199,9 +199,9 @@ def upload(clients: Any, settings: Settings, converted: list[bronze.Converted]) 
     except (TaxiMLError, ClientError, BotoCoreError) as exc:
         left = run.roll_back()
         tail = f"; could not remove {', '.join(left)}" if left else ""
-        raise InvalidInputError(
+        raise PlatformError(
             f"upload failed ({str(exc).splitlines()[0]}): removed the {len(run.objects)} objects "
-            f"and {len(run.partitions)} partitions of this run{tail}") from None
+            f"and {len(run.partitions)} partitions of this run{tail}") from exc
     return len(run.partitions)
 
 
