@@ -24,7 +24,14 @@ import trainset
 from batch_s3 import get_bytes, put_bytes, read_parquet_prefix, s3_uri
 from taximl.config import Settings
 from taximl.features import FEATURE_COLUMNS, FEATURE_VERSION
-from taximl.thresholds import calibrate, doc_to_json, flagged_rate, param_id
+from taximl.thresholds import (
+    DEFAULT_MATERIALITY_ABS,
+    DEFAULT_MATERIALITY_REL,
+    DEFAULT_TARGET_FPR,
+    calibrate,
+    doc_to_json,
+    param_id,
+)
 from training_job import model_artifact, run_training_job, training_job_request
 from xgb_training import HYPERPARAMETERS, load_archive, predict
 from xgboost_image import DEFAULT_VERSION, image_uri
@@ -47,7 +54,9 @@ class TrainOptions:
     image_version: str = DEFAULT_VERSION
     hyperparameters: Mapping[str, str] = field(default_factory=lambda: dict(HYPERPARAMETERS))
     margin: float = registry.DEFAULT_MARGIN
-    target_fpr: float = 0.01
+    target_fpr: float = DEFAULT_TARGET_FPR
+    materiality_abs: float = DEFAULT_MATERIALITY_ABS
+    materiality_rel: float = DEFAULT_MATERIALITY_REL
     progress: bool = True
 
 
@@ -142,11 +151,15 @@ def train_and_register(
     booster = load_archive(get_bytes(clients.s3, model_uri))
     current = registry.latest_approved(clients.sagemaker, settings.model_package_group)
     result = assess(booster, data, clients.s3, current, options.margin, options.target_fpr,
-                    settings.fixed_threshold)
+                    settings.fixed_threshold, materiality_abs=options.materiality_abs,
+                    materiality_rel=options.materiality_rel)
     report, doc, decision, test_fpr = (result.report, result.thresholds, result.decision,
                                        result.test_flagged_rate)
-    logger.info("[5/7] thresholds calibrated for a %.1f%% false-positive target (test: %.2f%%)",
-                100 * options.target_fpr, 100 * test_fpr)
+    low, high = report["flag_rate"]["overall"]["ci95"]
+    logger.info("[5/7] thresholds calibrated on %d unseen trips for a %.2f%% flagged-rate target "
+                "(test: %.2f%%, 95%% CI %.2f-%.2f%%)", len(data.calibration),
+                100 * options.target_fpr, 100 * test_fpr, 100 * low, 100 * high)
+    logger.info("%s", evaluation.format_flag_rates(report["flag_rate"]))
     logger.info("[6/7] approval gate: %s", decision.reason)
     lap("evaluation")
 
@@ -170,7 +183,8 @@ def train_and_register(
         },
         "rejected_by_contract": data.rejected,
         "thresholds": {"target_fpr": options.target_fpr, "test_flagged_rate": round(test_fpr, 5),
-                       "segments": len(doc["segments"]), "global": doc["global"]},
+                       "materiality": doc["materiality"], "segments": len(doc["segments"]),
+                       "global": doc["global"]},
         "gate": {"approve": decision.approve, "reason": decision.reason},
         **report,
     }
@@ -232,21 +246,55 @@ def assess(
     margin: float,
     target_fpr: float,
     fixed_threshold: float,
+    *,
+    materiality_abs: float = DEFAULT_MATERIALITY_ABS,
+    materiality_rel: float = DEFAULT_MATERIALITY_REL,
 ) -> Assessment:
-    """Test-split report next to both baselines, thresholds from validation, gate decision."""
+    """Test-split report next to both baselines, thresholds from the calibration split, gate.
+
+    The thresholds come from residuals the model never saw (the calibration split, after the
+    training and early-stopping trips in time); the report adds the flagged rate they achieve
+    on the test split (after the calibration split), overall and per segment, with 95 %
+    confidence intervals; the gate combines the RMSE comparison with that rate.
+    """
     predictions = {
         evaluation.MODEL: predict(booster, data.test.features),
         evaluation.METER: data.test.features["meter_fare"].to_numpy(),
         evaluation.TEMPLATE: evaluation.template_baseline(data.train, data.test),
     }
     report = evaluation.evaluate(data.test, predictions)
-    val_pred = predict(booster, data.validation.features)
-    doc = calibrate(data.validation.label, val_pred, data.validation.features.to_dict("records"),
-                    target_fpr=target_fpr, fixed_threshold=fixed_threshold)
-    test_fpr = flagged_rate(data.test.label, predictions[evaluation.MODEL],
-                            data.test.features.to_dict("records"), doc)
-    decision = _gate(s3, current, data.test, report, margin)
-    return Assessment(report, doc, decision, test_fpr)
+    calibration_pred = predict(booster, data.calibration.features)
+    doc = calibrate(data.calibration.label, calibration_pred,
+                    data.calibration.features.to_dict("records"), target_fpr=target_fpr,
+                    fixed_threshold=fixed_threshold, materiality_abs=materiality_abs,
+                    materiality_rel=materiality_rel)
+    decided = evaluation.decisions_frame(data.test.features, data.test.label,
+                                         predictions[evaluation.MODEL], doc)
+    rates = evaluation.flag_rates(decided, target_fpr)
+    report["flag_rate"] = rates
+    decision = gate_on_flag_rate(_gate(s3, current, data.test, report, margin), rates)
+    return Assessment(report, doc, decision, float(rates["overall"]["rate"] or 0.0))
+
+
+def gate_on_flag_rate(decision: registry.GateDecision, rates: Mapping[str, Any]
+                      ) -> registry.GateDecision:
+    """Leave the version pending when its thresholds flag more than 1.5 x the target on test.
+
+    Combined with the RMSE gate's decision (:func:`registry.gate`): both must pass.
+    """
+    achieved, target = rates["overall"]["rate"], rates.get("target")
+    if achieved is None or not target:
+        return decision
+    limit = evaluation.FLAG_RATE_TOLERANCE * float(target)
+    if achieved <= limit:
+        return decision
+    low, high = rates["overall"]["ci95"]
+    reason = (f"its thresholds flag {achieved:.2%} of the test trips (95% CI {low:.2%}-"
+              f"{high:.2%}), more than {evaluation.FLAG_RATE_TOLERANCE:g} x the {target:.2%} "
+              "target: review the report before approving")
+    if decision.approve:
+        return registry.GateDecision(False, f"{reason} (RMSE gate: {decision.reason})")
+    return registry.GateDecision(False, f"{decision.reason}; also {reason}")
 
 
 def _gate(

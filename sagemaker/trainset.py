@@ -1,11 +1,17 @@
 """Step 2: the training set. Athena CTAS -> Parquet -> validated trips -> features -> splits.
 
-The CTAS (``infra/sql/create_training_set.sql``) cleans and samples the raw table into a new
-folder of the processed bucket. This module reads it back, validates it again with the shared
-contract (:func:`taximl.validation.validate_frame`), computes the shared features
-(:func:`taximl.features.features_frame`), splits it by time (train = oldest trips, test =
-newest: the model is always judged on trips that happen after the ones it learnt from) and
-writes the CSV channels the built-in XGBoost reads: label first, no header, empty = missing.
+The CTAS (``infra/sql/create_training_set.sql``) unions the raw tables of every taxi type,
+cleans and samples them into a new folder of the processed bucket. This module reads it back,
+validates it again with the shared contract (:func:`taximl.validation.validate_frame`), computes
+the shared features (:func:`taximl.features.features_frame`), splits it by pickup time into
+four consecutive parts and writes the CSV channels the built-in XGBoost reads (label first, no
+header, empty = missing):
+
+- ``train`` (oldest trips): the model is fitted on them;
+- ``validation``: early stopping (the training job's ``validation`` channel);
+- ``calibration``: residuals the model never saw in any way, later in time than everything it
+  learnt from: the outlier thresholds are calibrated on them (:mod:`taximl.thresholds`);
+- ``test`` (newest trips): the evaluation report and the approval gate.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SPLIT_NAMES = ("train", "validation", "test")
-DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+SPLIT_NAMES = ("train", "validation", "calibration", "test")
+#: Shares of the trips per split, in pickup-time order (train, validation, calibration, test).
+DEFAULT_FRACTIONS = (0.75, 0.05, 0.10, 0.10)
 MIN_ROWS_PER_SPLIT = 20
 
 
@@ -52,15 +59,17 @@ class Part:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Train / validation / test parts plus what was dropped on the way."""
+    """Train / validation / calibration / test parts plus what was dropped on the way."""
 
     train: Part
     validation: Part
+    calibration: Part
     test: Part
     rejected: dict[str, int]
 
     def parts(self) -> dict[str, Part]:
-        return {"train": self.train, "validation": self.validation, "test": self.test}
+        """The parts by split name, in time order."""
+        return {name: getattr(self, name) for name in SPLIT_NAMES}
 
 
 def run_ctas(
@@ -96,26 +105,32 @@ def run_ctas(
                      timeout_s=timeout_s)
 
 
-def time_split(
-    trips: pd.DataFrame, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
-) -> dict[str, pd.Index]:
-    """Row labels of each split by pickup time: the oldest trips train, the newest test."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) <= 0:
-        raise InvalidInputError("split fractions must be three positive numbers summing to 1")
+Fractions = tuple[float, float, float, float]
+
+
+def time_split(trips: pd.DataFrame, fractions: Fractions = DEFAULT_FRACTIONS
+               ) -> dict[str, pd.Index]:
+    """Row labels of each split by pickup time: the oldest trips train, the newest test.
+
+    ``fractions`` are the shares of train, validation, calibration and test (summing to 1; the
+    test share may be 0 when the caller tests on a later month of its own).
+    """
+    if (len(fractions) != len(SPLIT_NAMES) or abs(sum(fractions) - 1.0) > 1e-9
+            or min(fractions[:3]) <= 0 or fractions[3] < 0):
+        raise InvalidInputError(
+            "split fractions must be four numbers summing to 1 (train, validation, calibration "
+            "> 0; test >= 0)"
+        )
     order = trips["pickup_datetime"].sort_values(kind="mergesort").index
     n = len(order)
-    n_train = round(n * fractions[0])
-    n_validation = round(n * fractions[1])
-    return {
-        "train": order[:n_train],
-        "validation": order[n_train : n_train + n_validation],
-        "test": order[n_train + n_validation :],
-    }
+    bounds = [0]
+    for share in fractions[:3]:
+        bounds.append(bounds[-1] + round(n * share))
+    bounds.append(n)
+    return {name: order[bounds[i]: bounds[i + 1]] for i, name in enumerate(SPLIT_NAMES)}
 
 
-def prepare(
-    frame: pd.DataFrame, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
-) -> TrainingData:
+def prepare(frame: pd.DataFrame, fractions: Fractions = DEFAULT_FRACTIONS) -> TrainingData:
     """Validate (shared contract), compute shared features, split by time."""
     check = validate_frame(frame)
     valid = check.valid
@@ -191,7 +206,6 @@ def plausible_mask(valid: pd.DataFrame) -> pd.Series:
     low_min, high_min = DOMAIN_DURATION_MIN
     mask = (
         (fare > 0) & (fare < 500) & (distance > 0) & (distance < DOMAIN_MAX_DISTANCE_MILES)
-        & (valid["passenger_count"] > 0)
         & (fare >= 2.5)
         & valid["rate_code_id"].isin(list(DEFAULT_SCORED_RATE_CODES))
         & valid["pu_location_id"].between(1, 265) & valid["do_location_id"].between(1, 265)

@@ -2,16 +2,20 @@
 
 Usage::
 
-    python scripts/demo.py [--data data/sample_nyc_taxi.csv] [--rate 1000] [--retrain]
+    python scripts/demo.py [--rate 1000] [--retrain]          # real TLC trips (bundled sample)
+    python scripts/demo.py --data data/sample_nyc_taxi.csv    # any trip file (e.g. synthetic)
 
 1. starts the local AWS stack (``python -m local start``; nothing goes to AWS);
-2. step 1: datalake (buckets, Glue database, raw table) with the trip file;
-3. step 2: training set, XGBoost training, registry, deployment of the fare endpoint
-   (skipped when the endpoint already serves a model, unless ``--retrain``);
+2. step 1: datalake (buckets, Glue database, raw tables) with the bundled real sample's history
+   months (``data/real_sample/history/``, 2019-06..11), or with ``--data``;
+3. step 2: training set, XGBoost training, thresholds, registry, deployment of the fare
+   endpoint (skipped when the endpoint already serves a model, unless ``--retrain``);
 4. steps 3-5: Kinesis stream, Firehose to S3 + OpenSearch and quarantine, the scoring Lambda
    and its event source mapping (short Firehose buffers so results show up in seconds);
-5. step 6: the producer sends the trips; the demo waits (bounded) until every one of them is
-   scored or quarantined, then prints a summary and where to look.
+5. step 6: the producer streams a *later* real month (2019-12, never trained on) with 3 %
+   labelled fare anomalies mixed in (``sagemaker/fare_anomalies.py``), or the ``--data`` file;
+   the demo waits (bounded) until every trip is scored or quarantined, then prints a summary:
+   how many real trips were flagged and how many labelled anomalies were caught.
 
 Re-running works: existing resources are kept, trips keep their ``trip_id``.
 """
@@ -36,7 +40,10 @@ for extra in (REPO, REPO / "producer", REPO / "infra" / "streaming", REPO / "viz
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-DEFAULT_DATA = REPO / "data" / "sample_nyc_taxi.csv"
+REAL_SAMPLE = REPO / "data" / "real_sample"
+HISTORY = REAL_SAMPLE / "history"
+HOLDOUT = REAL_SAMPLE / "holdout" / "yellow_tripdata_2019-12.parquet"
+DEMO_DIR = REPO / "build" / "demo"
 WAIT_S = 300.0
 
 
@@ -87,9 +94,22 @@ def read_prefix(bucket: str, prefix: str) -> tuple[int, list[dict[str, Any]]]:
     return objects, rows
 
 
-def expected_ids(path: Path, limit: int | None) -> tuple[set[str], set[str], set[str]]:
-    """Valid and invalid trip ids the producer sends, and the ids labelled as anomalies
-    (``anomaly_label`` column of files made by data/generate.py; empty for real data)."""
+def stream_file(seed: int) -> tuple[Path, dict[str, int]]:
+    """The held-out real month with labelled fare anomalies, as the producer's input file."""
+    sys.path.insert(0, str(REPO / "sagemaker"))
+    import fare_anomalies
+    from taximl.io import read_raw
+
+    injection = fare_anomalies.inject(read_raw(HOLDOUT), seed=seed)
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    path = DEMO_DIR / f"{HOLDOUT.stem}_with_anomalies.parquet"
+    injection.trips.to_parquet(path, index=False)
+    return path, injection.injected
+
+
+def expected_ids(path: Path, limit: int | None) -> tuple[set[str], set[str], dict[str, str]]:
+    """Valid and invalid trip ids the producer sends, and the kind of each labelled anomaly
+    (``anomaly_label`` column of the demo's stream file or of data/generate.py output)."""
     from taximl.io import iter_raw_chunks
     from trip_source import SourceStats, iter_trips
 
@@ -98,13 +118,15 @@ def expected_ids(path: Path, limit: int | None) -> tuple[set[str], set[str], set
         if "anomaly_label" not in chunk.columns:
             break
         labels += chunk["anomaly_label"].fillna("").astype(str).tolist()
-    valid, invalid, anomalies = set(), set(), set()
+    valid: set[str] = set()
+    invalid: set[str] = set()
+    anomalies: dict[str, str] = {}
     for i, trip in enumerate(iter_trips(path, SourceStats())):
         if limit is not None and i >= limit:
             break
         (valid if trip.reason is None else invalid).add(trip.trip_id)
         if i < len(labels) and labels[i] and not labels[i].startswith("malformed"):
-            anomalies.add(trip.trip_id)
+            anomalies[trip.trip_id] = labels[i]
     return valid, invalid, anomalies
 
 
@@ -149,18 +171,22 @@ GOLD_QUERY = ("SELECT model_version, count(DISTINCT trip_id) AS trips, "
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole pipeline on the local stack.")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="trip file (CSV/Parquet, any TLC variant; e.g. a month cached by "
-                             "data/download.py)")
+    parser.add_argument("--data", type=Path,
+                        help="train on and stream this trip file instead of the bundled real "
+                             "months (CSV/Parquet, any TLC variant; e.g. data/sample_nyc_taxi.csv"
+                             " or a month cached by data/download.py)")
+    parser.add_argument("--seed", type=int, default=1630,
+                        help="seed of the labelled anomalies mixed into the streamed month")
     parser.add_argument("--rate", type=float, default=1000.0, help="producer events/s")
     parser.add_argument("--limit", type=int, help="send only this many trips")
     parser.add_argument("--retrain", action="store_true", help="train and deploy again")
     parser.add_argument("--buffer-seconds", type=int, default=5,
                         help="Firehose buffer interval for the demo (AWS default: 300)")
     args = parser.parse_args(argv)
-    if not args.data.exists():
-        print(f"error: {args.data} not found", file=sys.stderr)
-        return 2
+    for needed in ([args.data] if args.data else [HISTORY, HOLDOUT]):
+        if not needed.exists():
+            print(f"error: {needed} not found", file=sys.stderr)
+            return 2
     started = time.monotonic()
 
     step("Starting the local AWS stack (python -m local start)")
@@ -170,15 +196,19 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
 
-    step("Step 1: datalake (buckets, Glue database, raw table)")
-    sh("python", "infra/datalake/setup_datalake.py", "--sample", str(args.data))
+    history = args.data or HISTORY
+    step(f"Step 1: datalake (buckets, Glue database, raw tables) with {_shown(history)}")
+    sh("python", "infra/datalake/setup_datalake.py", "--sample", _shown(history))
 
-    step("Step 2: training set, training, Model Registry, endpoint")
+    step("Step 2: training set, training, thresholds, Model Registry, endpoint")
     if endpoint_in_service(settings) and not args.retrain:
         print(f"   endpoint {settings.endpoint_name} already serves a model "
               "(--retrain to train again)")
     else:
-        sh("python", "sagemaker/train_register_deploy.py", "run")
+        from taximl.thresholds import DEFAULT_TARGET_FPR
+
+        sh("python", "sagemaker/train_register_deploy.py", "run", "--target-fpr",
+           f"{DEFAULT_TARGET_FPR:g}")
     if not endpoint_in_service(settings):
         print(f"error: endpoint {settings.endpoint_name} is not InService after step 2 "
               "(see the output above; `python sagemaker/train_register_deploy.py status`)",
@@ -192,15 +222,21 @@ def main(argv: list[str] | None = None) -> int:
                             say=lambda m: print(f"   {m}"))
     _create_gold_table(settings)
 
+    if args.data:
+        stream = args.data
+    else:
+        stream, injected = stream_file(args.seed)
+        print(f"   {HOLDOUT.name} (held out, never trained on) + {sum(injected.values())} "
+              f"labelled fare anomalies {injected} -> {_shown(stream)}")
     run_started = time.time()
     step("Step 6: producer")
-    command = ["python", "producer/producer.py", str(args.data), "--rate", f"{args.rate:g}"]
+    command = ["python", "producer/producer.py", _shown(stream), "--rate", f"{args.rate:g}"]
     if args.limit:
         command += ["--limit", str(args.limit)]
     sh(*command)
 
     step("Waiting until every trip is scored or quarantined")
-    valid, invalid, anomalies = expected_ids(args.data, args.limit)
+    valid, invalid, anomalies = expected_ids(stream, args.limit)
     deadline = time.monotonic() + WAIT_S
     while True:
         objects, gold = read_prefix(settings.gold_bucket, "scored/")
@@ -216,7 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             break
         time.sleep(3)
     docs = search_count(settings)
-    outliers = sum(bool(g["is_outlier"]) for g in scored.values())
     reasons = collections.Counter(q["reason"].split(":")[0] for q in quarantine
                                   if q.get("trip_id") in invalid)
     try:
@@ -227,16 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + "=" * 72)
     print(f"Demo {'finished' if done else 'stopped waiting'} in "
           f"{time.monotonic() - started:.0f} s")
-    print(f"  trips sent            {len(valid) + len(invalid):,} from {args.data.name}")
+    print(f"  trips sent            {len(valid) + len(invalid):,} from {stream.name}")
     print(f"  processed (scored)    {len(scored):,} of {len(valid):,} valid trips")
     print(f"  quarantined           {len(held):,} of {len(invalid):,} invalid rows "
           f"{dict(reasons.most_common())}")
-    print(f"  outliers              {outliers:,} "
-          f"({outliers / max(1, len(scored)):.1%} of scored trips)")
-    if anomalies:
-        caught = sum(bool(scored[t]["is_outlier"]) for t in anomalies if t in scored)
-        print(f"  labelled anomalies    {caught:,} of {len(anomalies):,} flagged "
-              f"(injected by data/generate.py)")
+    for line in flag_summary(scored, anomalies, real=args.data is None):
+        print(line)
     print(f"  gold objects          {objects:,} in s3://{settings.gold_bucket}/scored/ "
           "(all runs)")
     print(f"  documents in index    {docs:,} in {settings.opensearch_index}-* ")
@@ -247,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nWhere to look:")
     print(f"  search      {search}/{settings.opensearch_index}-*/_search?q=is_outlier:true")
     print("  live stats  python viz/live_stats.py")
+    print("  detection   python sagemaker/evaluate_detection.py   (recall, false alarms, plots)")
     print(f"  S3          aws s3 ls s3://{settings.gold_bucket}/scored/ --recursive")
     print(f"  Athena      aws athena start-query-execution --query-execution-context "
           f"Database={settings.glue_database} --result-configuration "
@@ -256,6 +288,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  (in a new shell first: source {env_file})")
     print("Stop the stack with: python -m local stop")
     return 0 if done else 1
+
+
+def flag_summary(scored: dict[str, dict[str, Any]], anomalies: dict[str, str],
+                 real: bool) -> list[str]:
+    """Summary lines: flags on the untouched trips, and labelled anomalies caught per kind."""
+    untouched = [g for t, g in scored.items() if t not in anomalies]
+    flagged = sum(bool(g["is_outlier"]) for g in untouched)
+    unjudged = sum(str(g.get("threshold_rule", "")).startswith("unjudged") for g in untouched)
+    what = "real trips (untouched)" if real else "untouched trips"
+    lines = [f"  outliers              {flagged:,} of {len(untouched):,} {what} flagged "
+             f"({flagged / max(1, len(untouched)):.2%}); {unjudged:,} not judged "
+             "(no fare rule or broken meter data)"]
+    if anomalies:
+        caught = collections.Counter(kind for t, kind in anomalies.items()
+                                     if t in scored and scored[t]["is_outlier"])
+        total = collections.Counter(anomalies.values())
+        flags = flagged + sum(caught.values())
+        lines.append(f"  labelled anomalies    {sum(caught.values()):,} of {len(anomalies):,} "
+                     f"caught; precision {sum(caught.values()) / max(1, flags):.2f} "
+                     f"({'sagemaker/fare_anomalies.py' if real else 'labelled in the file'})")
+        lines += [f"    {kind:<20}{caught[kind]:>5} of {n}" for kind, n in sorted(total.items())]
+    return lines
+
+
+def _shown(path: Path) -> str:
+    """A path as the student would type it (relative to the repository when inside it)."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def _epoch(iso: str) -> float:

@@ -46,6 +46,28 @@ def iter_raw_chunks(
         yield from reader
 
 
+def read_raw(path: str | Path) -> pd.DataFrame:
+    """The whole file with its own columns (small files only: prefer iter_raw_chunks).
+
+    Raises UnsupportedFileError, with a one-line message, for a missing, empty or unreadable
+    file.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    if not Path(path).is_file():
+        raise UnsupportedFileError(f"{path}: no such file")
+    try:
+        chunks = list(iter_raw_chunks(path))
+    except (OSError, ValueError, UnicodeDecodeError, pa.ArrowException) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise UnsupportedFileError(f"{path}: cannot read it as a {file_format(path)} trip file "
+                                   f"({first})") from None
+    if not chunks:
+        raise UnsupportedFileError(f"{path}: the file holds no rows")
+    return pd.concat(chunks, ignore_index=True)
+
+
 def iter_trip_chunks(
     path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> Iterator[pd.DataFrame]:

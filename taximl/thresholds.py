@@ -8,13 +8,25 @@ calibrated for). Two modes:
 ``fixed``
     the course template's rule: ``|actual - predicted| > fixed_threshold`` (default $10);
 ``calibrated``
-    thresholds chosen on the validation residuals of the model for a target false-positive rate
-    (e.g. 1 %), per segment with a hierarchical back-off: the most specific segment
-    ``rate_code|airport|distance_band|hour_band`` that had enough validation rows, else a
-    coarser one, else the global thresholds. Each entry has an absolute threshold ``abs`` (USD)
-    and a relative one ``rel`` (fraction of the predicted fare); a trip is flagged when its
-    error exceeds **both**, i.e. ``|r| > max(abs, rel * predicted)``. Rate codes the model was
-    not trained on (negotiated fares, unknown codes) fall back to the fixed rule.
+    thresholds chosen on residuals the model never saw (the *calibration* split, after the
+    training and early-stopping data in time) for a target flagged rate (default 0.5 %), per
+    segment with a hierarchical back-off: the most specific segment
+    ``rate_code|airport|distance_band|hour_band`` that had enough calibration rows (at least
+    ``DEFAULT_MIN_EXCEEDANCES / target`` rows, so that its quantile rests on ~20 exceedances),
+    else a coarser one, else the global thresholds. Each entry has an absolute threshold ``abs``
+    (USD) and a relative one ``rel`` (fraction of the predicted fare); a trip is flagged when its
+    error exceeds **both**, i.e. ``|r| > max(abs, rel * predicted)``.
+
+    On top of that, a *materiality floor* (``materiality: {"abs": 2.0, "rel": 0.10}`` by
+    default, configurable): no trip is flagged for a deviation of $2.00 or less, nor for one of
+    10 % of the predicted fare or less, deviations a rider would not call a wrong fare (a few
+    meter units of traffic; see docs/batch.md).
+
+    Trips the model cannot judge are *not judged* (``rule = "unjudged:<why>"``, never flagged,
+    ``threshold`` and ``score`` 0): rate codes without a fare rule (negotiated 5, group 6,
+    unknown 99, missing) and trips outside the training set's domain (implausible distance,
+    duration or speed: broken meter data). ``outside_domain: "fixed"`` judges them by the fixed
+    rule instead (documents of format 1 behave that way).
 
 :func:`decide` and :func:`segment_of` use the standard library only (the Lambda bundles this
 module); :func:`calibrate` imports numpy lazily.
@@ -31,7 +43,7 @@ from typing import Any
 
 from taximl.features import AIRPORT_CODES, OVERNIGHT_HOURS, RUSH_HOURS
 
-DOC_FORMAT = 1
+DOC_FORMAT = 2
 MODE_FIXED = "fixed"
 MODE_CALIBRATED = "calibrated"
 PARAM_PREFIX = "thresholds/"
@@ -44,18 +56,22 @@ DISTANCE_BANDS: tuple[tuple[float, str], ...] = ((1.0, "0-1"), (3.0, "1-3"), (10
 DISTANCE_BAND_LAST = "10+"
 #: Predicted fares below this are treated as this value in the relative rule.
 MIN_FARE_FOR_RELATIVE = 3.0
-DEFAULT_TARGET_FPR = 0.01
-DEFAULT_MIN_SEGMENT_ROWS = 200
-DEFAULT_MIN_ABS = 1.0
-DEFAULT_MIN_REL = 0.05
-#: Tukey "far out" fence (Q3 + k * IQR) applied to the errors before the quantile is taken:
-#: historical data holds real anomalies, which would otherwise inflate every threshold.
-DEFAULT_OUTLIER_FENCE = 3.0
-#: Rate codes the training set keeps (see infra/sql/create_training_set.sql); others are
-#: judged by the fixed rule because no model can predict a negotiated or unknown fare.
+#: Default share of judged trips the calibrated thresholds flag (on unseen time).
+DEFAULT_TARGET_FPR = 0.005
+#: A segment gets its own thresholds only with at least this many expected exceedances
+#: (``rows * target``); fewer rows make a tail quantile too noisy, so it backs off.
+DEFAULT_MIN_EXCEEDANCES = 20
+#: Materiality floor: a deviation must exceed both to be flagged (see the module docstring).
+DEFAULT_MATERIALITY_ABS = 2.0
+DEFAULT_MATERIALITY_REL = 0.10
+#: What happens to trips the model cannot judge (see the module docstring).
+OUTSIDE_UNJUDGED = "unjudged"
+OUTSIDE_FIXED = "fixed"
+#: Rate codes the training set keeps (see infra/sql/create_training_set.sql); the others have
+#: no fare rule (negotiated, group, unknown), so no model can predict their fare.
 DEFAULT_SCORED_RATE_CODES: tuple[int, ...] = (1, 2, 3, 4)
 #: The trips the training set keeps (infra/sql/create_training_set.sql); outside them the
-#: model extrapolates, so the fixed rule decides instead of thresholds calibrated inside.
+#: model extrapolates from broken meter data, so calibrated thresholds do not apply.
 DOMAIN_MAX_DISTANCE_MILES = 100.0
 DOMAIN_DURATION_MIN = (1.0, 180.0)
 DOMAIN_MAX_SPEED_MPH = 80.0
@@ -65,7 +81,8 @@ DOMAIN_MAX_SPEED_MPH = 80.0
 class Decision:
     """Outcome for one trip: flagged or not, which rule decided, the USD threshold, the score.
 
-    ``score`` is the error divided by the threshold: above 1 means outlier.
+    ``score`` is the error divided by the threshold: above 1 means outlier. A trip that is
+    not judged (``rule`` starting with ``unjudged:``) has ``threshold`` and ``score`` 0.
     """
 
     is_outlier: bool
@@ -184,31 +201,41 @@ def decide(
         return _decision(error, fixed, "fixed")
     segment = segment_of(features_or_trip)
     scored = {str(code) for code in doc.get("scored_rate_codes", DEFAULT_SCORED_RATE_CODES)}
+    why = None
     if segment["rate_code"] not in scored:
-        return _decision(error, fixed, f"fixed:rate_code={segment['rate_code']}")
-    outside = outside_training_domain(features_or_trip)
-    if outside is not None:
-        return _decision(error, fixed, f"fixed:out_of_domain={outside}")
+        why = f"rate_code={segment['rate_code']}"
+    else:
+        outside = outside_training_domain(features_or_trip)
+        if outside is not None:
+            why = f"out_of_domain={outside}"
+    if why is not None:
+        if doc.get("outside_domain", OUTSIDE_FIXED) == OUTSIDE_UNJUDGED:
+            return Decision(is_outlier=False, rule=f"unjudged:{why}", threshold=0.0, score=0.0)
+        return _decision(error, fixed, f"fixed:{why}")
+    floor = doc.get("materiality") or {}
     entries = doc.get("segments", {})
     for key in segment_keys(segment):
         if key in entries:
-            return _calibrated(error, predicted, entries[key], key)
-    return _calibrated(error, predicted, doc["global"], "global")
+            return _calibrated(error, predicted, entries[key], key, floor)
+    return _calibrated(error, predicted, doc["global"], "global", floor)
+
+
+def is_judged(decision: Decision) -> bool:
+    """False for trips the document does not judge (``unjudged:<why>``)."""
+    return not decision.rule.startswith(f"{OUTSIDE_UNJUDGED}:")
 
 
 def outside_training_domain(features: Mapping[str, Any]) -> str | None:
     """Which training-set filter a trip's features fall outside of, or None (features only).
 
-    Trips given without features (no ``duration_min``) are not checked.
+    Trips given without features (no ``duration_min``) are not checked. The passenger count is
+    not part of the domain: no TLC rule charges per passenger, and drivers often leave it at 0.
     """
     if "duration_min" not in features:
         return None
     distance = features.get("trip_distance")
     if _missing(distance) or not 0 < float(distance) < DOMAIN_MAX_DISTANCE_MILES:
         return "distance"
-    passengers = features.get("passenger_count")
-    if _missing(passengers) or float(passengers) <= 0:
-        return "passengers"
     low, high = DOMAIN_DURATION_MIN
     if not low <= float(features["duration_min"]) <= high:
         return "duration"
@@ -218,10 +245,14 @@ def outside_training_domain(features: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _calibrated(error: float, predicted: float, entry: Mapping[str, Any], rule: str) -> Decision:
+def _calibrated(
+    error: float, predicted: float, entry: Mapping[str, Any], rule: str,
+    floor: Mapping[str, Any],
+) -> Decision:
     base = max(float(predicted), MIN_FARE_FOR_RELATIVE)
-    threshold = max(float(entry["abs"]), float(entry["rel"]) * base)
-    return _decision(error, threshold, rule)
+    abs_threshold = max(float(entry["abs"]), float(floor.get("abs", 0.0)))
+    rel_threshold = max(float(entry["rel"]), float(floor.get("rel", 0.0)))
+    return _decision(error, max(abs_threshold, rel_threshold * base), rule)
 
 
 def _decision(error: float, threshold: float, rule: str) -> Decision:
@@ -234,6 +265,11 @@ def _missing(value: Any) -> bool:
 
 
 # --- calibration -----------------------------------------------------------------------------
+def min_rows_for(target_fpr: float, min_exceedances: int = DEFAULT_MIN_EXCEEDANCES) -> int:
+    """Calibration rows a segment needs for its own thresholds: ``min_exceedances / target``."""
+    return math.ceil(round(min_exceedances / target_fpr, 6))
+
+
 def calibrate(
     actual: Sequence[float],
     predicted: Sequence[float],
@@ -242,21 +278,25 @@ def calibrate(
     target_fpr: float = DEFAULT_TARGET_FPR,
     model_version: str | None = None,
     fixed_threshold: float = 10.0,
-    min_segment_rows: int = DEFAULT_MIN_SEGMENT_ROWS,
-    min_abs: float = DEFAULT_MIN_ABS,
-    min_rel: float = DEFAULT_MIN_REL,
+    min_segment_rows: int | None = None,
+    materiality_abs: float = DEFAULT_MATERIALITY_ABS,
+    materiality_rel: float = DEFAULT_MATERIALITY_REL,
     scored_rate_codes: Sequence[int] = DEFAULT_SCORED_RATE_CODES,
-    outlier_fence: float | None = DEFAULT_OUTLIER_FENCE,
+    outside_domain: str = OUTSIDE_UNJUDGED,
 ) -> dict[str, Any]:
-    """Thresholds from validation residuals for a target false-positive rate.
+    """Thresholds for a target flagged rate, from residuals the model never saw.
 
-    ``rows`` are the trips' features (or trips), aligned with ``actual`` and ``predicted``.
-    Validation data is not guaranteed clean (real history contains inflated fares too), so rows
-    whose absolute or relative error lies beyond the Tukey far-out fence ``Q3 + outlier_fence *
-    IQR`` are treated as contamination and left out; the remaining rows are taken as normal and
-    the share of them flagged is the false-positive rate. In each segment the absolute and
-    relative thresholds are scaled together so that ``target_fpr`` of its normal rows exceed
-    both (before the ``min_abs``/``min_rel`` floors). ``outlier_fence=None`` keeps every row.
+    ``rows`` are the trips' features (or trips), aligned with ``actual`` and ``predicted``; they
+    must come from data the model was neither fitted nor early-stopped on, ideally later in
+    time (the calibration split): residuals of seen data are optimistic and the thresholds
+    would then flag more than ``target_fpr`` of new trips. Every judged row counts, real
+    anomalies of the history included (they are part of what the model will meet), so the
+    achieved rate on new data of the same kind is at most ``target_fpr`` (split-conformal
+    quantile ``ceil((n + 1)(1 - target)) / n``). In each segment with at least
+    ``min_segment_rows`` rows (default :func:`min_rows_for`) the absolute and relative
+    thresholds are scaled together so that ``target_fpr`` of its rows exceed both; then the
+    materiality floor raises any threshold below it. Rows the document will not judge
+    (unscored rate codes, outside the training domain) are left out and counted.
     """
     import numpy as np
 
@@ -264,65 +304,65 @@ def calibrate(
         raise ValueError("target_fpr must be in (0, 0.5)")
     if not len(actual) == len(predicted) == len(rows):
         raise ValueError("actual, predicted and rows must have the same length")
+    if materiality_abs < 0 or materiality_rel < 0:
+        raise ValueError("the materiality floor cannot be negative")
+    if outside_domain not in (OUTSIDE_UNJUDGED, OUTSIDE_FIXED):
+        raise ValueError(f"outside_domain must be {OUTSIDE_UNJUDGED!r} or {OUTSIDE_FIXED!r}")
+    min_rows = min_rows_for(target_fpr) if min_segment_rows is None else int(min_segment_rows)
     actual_arr = np.asarray(actual, dtype="float64")
     pred_arr = np.asarray(predicted, dtype="float64")
     error = np.abs(actual_arr - pred_arr)
     relative = error / np.maximum(pred_arr, MIN_FARE_FOR_RELATIVE)
-    keys = [segment_keys(segment_of(row)) for row in rows]
     scored = {str(code) for code in scored_rate_codes}
-    in_scope = np.array([k[-1].split("=", 1)[1] in scored for k in keys], dtype=bool)
-    if not in_scope.any():
-        raise ValueError("no validation row has a scored rate code: cannot calibrate")
+    segments_of = [segment_of(row) for row in rows]
+    judged = np.array(
+        [seg["rate_code"] in scored and outside_training_domain(row) is None
+         for seg, row in zip(segments_of, rows, strict=True)],
+        dtype=bool,
+    )
+    if not judged.any():
+        raise ValueError("no calibration row has a scored rate code inside the training domain: "
+                         "cannot calibrate")
 
-    def far_out(values: np.ndarray) -> float:
-        q1, q3 = np.quantile(values, [0.25, 0.75])
-        return float(q3 + outlier_fence * (q3 - q1)) if outlier_fence is not None else np.inf
-
-    def fit(mask: np.ndarray) -> dict[str, float | int]:
-        err, rel = error[mask], relative[mask]
-        normal = (err <= far_out(err)) | (rel <= far_out(rel))
-        if normal.sum() >= max(10, int(0.5 * len(err))):
-            err, rel = err[normal], rel[normal]
-        q = 1.0 - target_fpr
-        abs0 = max(float(np.quantile(err, q)), 1e-6)
-        rel0 = max(float(np.quantile(rel, q)), 1e-9)
-        score = np.minimum(err / abs0, rel / rel0)
-        scale = float(np.quantile(score, q))
+    def fit(index: np.ndarray) -> dict[str, float | int]:
+        err, rel = error[index], relative[index]
+        n = len(err)
+        level = min(1.0, math.ceil((n + 1) * (1.0 - target_fpr)) / n)
+        abs0 = max(float(np.quantile(err, level)), 1e-6)
+        rel0 = max(float(np.quantile(rel, level)), 1e-9)
+        scale = float(np.quantile(np.minimum(err / abs0, rel / rel0), level))
         return {
-            "abs": round(max(abs0 * scale, min_abs), 4),
-            "rel": round(max(rel0 * scale, min_rel), 4),
-            "n": int(mask.sum()),
-            "n_excluded": int(mask.sum()) - len(err),
+            "abs": round(max(abs0 * scale, materiality_abs), 4),
+            "rel": round(max(rel0 * scale, materiality_rel), 4),
+            "abs_calibrated": round(abs0 * scale, 4),
+            "rel_calibrated": round(rel0 * scale, 4),
+            "n": n,
         }
 
     groups: dict[str, list[int]] = {}
-    for i, row_keys in enumerate(keys):
-        if in_scope[i]:
-            for key in row_keys:
-                groups.setdefault(key, []).append(i)
-    segments = {}
-    for key in sorted(groups):
-        index = groups[key]
-        if len(index) >= min_segment_rows:
-            mask = np.zeros(len(error), dtype=bool)
-            mask[index] = True
-            segments[key] = fit(mask)
-    global_entry = fit(in_scope)
-    doc: dict[str, Any] = {
+    for i in np.flatnonzero(judged):
+        for key in segment_keys(segments_of[i]):
+            groups.setdefault(key, []).append(int(i))
+    segments = {
+        key: fit(np.asarray(index)) for key, index in sorted(groups.items())
+        if len(index) >= min_rows
+    }
+    return {
         "format": DOC_FORMAT,
         "mode": MODE_CALIBRATED,
         "model_version": model_version,
         "fixed_threshold": float(fixed_threshold),
         "target_fpr": target_fpr,
-        "outlier_fence": outlier_fence,
-        "min_segment_rows": min_segment_rows,
+        "min_segment_rows": min_rows,
+        "materiality": {"abs": float(materiality_abs), "rel": float(materiality_rel)},
+        "outside_domain": outside_domain,
         "scored_rate_codes": [int(c) for c in scored_rate_codes],
         "segment_dimensions": list(SEGMENT_DIMENSIONS),
-        "global": global_entry,
+        "calibration_rows": {"judged": int(judged.sum()), "not_judged": int((~judged).sum())},
+        "global": fit(np.flatnonzero(judged)),
         "segments": segments,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    return doc
 
 
 def flagged_rate(

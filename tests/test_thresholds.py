@@ -103,33 +103,82 @@ def test_calibrated_rule_backs_off_to_the_most_specific_known_segment() -> None:
     assert not other.is_outlier and other.score == pytest.approx(5 / 6)
 
 
-def test_unscored_rate_codes_use_the_fixed_rule() -> None:
+def test_unscored_rate_codes_use_the_fixed_rule_in_documents_of_format_1() -> None:
     decision = th.decide(60.0, 20.0, _features(rate=5.0), _doc())
     assert decision.rule == "fixed:rate_code=5" and decision.threshold == 10.0
     assert decision.is_outlier
 
 
-@pytest.mark.parametrize(
-    ("changes", "reason"),
-    [({"passenger_count": 0}, "passengers"), ({"tpep_dropoff_datetime": "2024-03-05 10:00:30"},
-     "duration"), ({"trip_distance": 30.0}, "speed")],
-)
-def test_trips_outside_the_training_domain_use_the_fixed_rule(changes: dict, reason: str) -> None:
-    # GIVEN a calibrated document and a trip the training set would have filtered out
+def test_unscored_rate_codes_are_not_judged_when_the_document_says_so() -> None:
+    # GIVEN a calibrated document that leaves unjudgeable trips alone (calibrate's default)
+    doc = {**_doc(), "outside_domain": th.OUTSIDE_UNJUDGED}
+    # WHEN a negotiated fare (rate code 5) and a trip with no rate code are decided
+    negotiated = th.decide(150.0, 12.0, _features(rate=5.0), doc)
+    missing = th.decide(34.47, 81.3, _features(rate=None), doc)
+    # THEN neither is flagged, both say why, and no threshold or score is claimed
+    assert negotiated == th.Decision(False, "unjudged:rate_code=5", 0.0, 0.0)
+    assert missing == th.Decision(False, "unjudged:rate_code=na", 0.0, 0.0)
+    assert not th.is_judged(negotiated)
+    assert th.is_judged(th.decide(10.0, 7.0, _features(distance=0.5), doc))
+
+
+_BASE_TRIP = {"tpep_pickup_datetime": "2024-03-05 10:00:00",
+              "tpep_dropoff_datetime": "2024-03-05 10:15:00", "trip_distance": 3.0,
+              "passenger_count": 1, "RatecodeID": 1, "PULocationID": 161, "DOLocationID": 236,
+              "fare_amount": 15.0}
+
+
+def _trip_features(**changes: object) -> dict:
     from taximl.validation import validate_record
 
-    base = {"tpep_pickup_datetime": "2024-03-05 10:00:00",
-            "tpep_dropoff_datetime": "2024-03-05 10:15:00", "trip_distance": 3.0,
-            "passenger_count": 1, "RatecodeID": 1, "PULocationID": 161, "DOLocationID": 236,
-            "fare_amount": 15.0}
+    checked = validate_record({**_BASE_TRIP, **changes})
+    assert checked.ok, checked.reason
+    return features_for_record(checked.trip)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [({"tpep_dropoff_datetime": "2024-03-05 10:00:30"}, "duration"),
+     ({"trip_distance": 30.0}, "speed"), ({"trip_distance": 0.0}, "distance")],
+)
+def test_trips_outside_the_training_domain(changes: dict, reason: str) -> None:
+    # GIVEN a trip the training set would have filtered out (broken meter data)
     doc = {"mode": th.MODE_CALIBRATED, "fixed_threshold": 10.0,
            "global": {"abs": 1.0, "rel": 0.05}, "segments": {}}
-    inside = features_for_record(validate_record(base).trip)
-    outside = features_for_record(validate_record({**base, **changes}).trip)
-    # THEN the in-domain trip gets the calibrated rule, the other the course's fixed rule
+    inside, outside = _trip_features(), _trip_features(**changes)
+    # THEN the in-domain trip gets the calibrated rule; the other one the course's fixed rule
+    # (format-1 documents) or no judgement at all (outside_domain = unjudged)
     assert th.decide(20.0, 15.0, inside, doc).rule == "global"
-    decision = th.decide(20.0, 15.0, outside, doc)
-    assert decision.rule == f"fixed:out_of_domain={reason}" and not decision.is_outlier
+    fixed = th.decide(20.0, 15.0, outside, doc)
+    assert fixed.rule == f"fixed:out_of_domain={reason}" and not fixed.is_outlier
+    unjudged = th.decide(99.0, 15.0, outside, {**doc, "outside_domain": th.OUTSIDE_UNJUDGED})
+    assert unjudged == th.Decision(False, f"unjudged:out_of_domain={reason}", 0.0, 0.0)
+
+
+@pytest.mark.parametrize("passengers", [0, None])
+def test_the_passenger_count_is_not_part_of_the_domain(passengers: object) -> None:
+    # GIVEN a trip whose driver left the passenger count at 0 or empty (no fare depends on it)
+    features = _trip_features(passenger_count=passengers)
+    doc = {"mode": th.MODE_CALIBRATED, "fixed_threshold": 10.0,
+           "outside_domain": th.OUTSIDE_UNJUDGED, "global": {"abs": 1.0, "rel": 0.05},
+           "segments": {}}
+    # THEN the calibrated thresholds judge it like any other trip
+    assert th.outside_training_domain(features) is None
+    assert th.decide(20.0, 15.0, features, doc) == th.Decision(True, "global", 1.0, 5.0)
+
+
+def test_materiality_floor_of_the_document_applies_to_every_entry() -> None:
+    # GIVEN entries tighter than the document's materiality floor ($2 and 10 %)
+    doc = {**_doc(), "materiality": {"abs": 2.0, "rel": 0.10}}
+    short = _features(distance=0.5)
+    # THEN $1.90 off a $7 fare is not flagged (the entry alone would flag it), $2.10 is
+    assert th.decide(7.0, 5.1, short, _doc()).is_outlier
+    assert not th.decide(7.0, 5.1, short, doc).is_outlier
+    assert th.decide(7.2, 5.1, short, doc).is_outlier
+    # AND on a $70 JFK fare the floor is 10 % of the prediction: $7
+    jfk = _features(distance=18, rate=2.0, airport=True)
+    assert th.decide(76.9, 70.0, jfk, doc).threshold == pytest.approx(7.0)
+    assert not th.decide(76.9, 70.0, jfk, doc).is_outlier
 
 
 def test_doc_json_round_trip_and_mode_switch() -> None:
@@ -159,47 +208,73 @@ def _residual_rows(n: int, seed: int = 7) -> tuple[list[float], list[float], lis
     return actual, predicted, rows
 
 
-def test_calibration_hits_the_target_false_positive_rate() -> None:
-    # GIVEN normal validation residuals  WHEN calibrated for 2 % with no floors
+def test_calibration_hits_the_target_flagged_rate() -> None:
+    # GIVEN residuals the model never saw  WHEN calibrated for 2 % with no materiality floor
     actual, predicted, rows = _residual_rows(20_000)
-    doc = th.calibrate(actual, predicted, rows, target_fpr=0.02, min_abs=0.0, min_rel=0.0,
-                       model_version="mv-1")
-    # THEN about 2 % of those rows and of fresh rows from the same process are flagged
-    assert th.flagged_rate(actual, predicted, rows, doc) == pytest.approx(0.02, abs=0.004)
+    doc = th.calibrate(actual, predicted, rows, target_fpr=0.02, materiality_abs=0.0,
+                       materiality_rel=0.0, model_version="mv-1")
+    # THEN at most 2 % of those rows (split-conformal quantile) and about 2 % of fresh rows
+    # from the same process are flagged
+    assert 0.017 <= th.flagged_rate(actual, predicted, rows, doc) <= 0.02
     a2, p2, r2 = _residual_rows(20_000, seed=8)
     assert th.flagged_rate(a2, p2, r2, doc) == pytest.approx(0.02, abs=0.006)
     assert doc["model_version"] == "mv-1" and doc["mode"] == "calibrated"
+    assert doc["format"] == 2 and doc["outside_domain"] == th.OUTSIDE_UNJUDGED
     assert doc["global"]["n"] == 20_000
-    assert "rate_code=2" in doc["segments"]
-    assert all(entry["n"] >= 200 for entry in doc["segments"].values())
+    assert doc["min_segment_rows"] == th.min_rows_for(0.02) == 1000
+    jfk_rows = sum(row["rate_code_id"] == 2.0 for row in rows)
+    assert ("rate_code=2" in doc["segments"]) == (jfk_rows >= 1000)
+    assert "rate_code=1|airport=no|distance_band=0-1" in doc["segments"]
+    assert all(entry["n"] >= 1000 for entry in doc["segments"].values())
     assert th.doc_from_json(th.doc_to_json(doc))["segments"] == doc["segments"]
 
 
-def test_anomalies_in_the_validation_data_do_not_inflate_the_thresholds() -> None:
-    # GIVEN validation data where 3 % of the trips carry inflated fares (as real history does)
+def test_segments_need_enough_rows_for_their_tail_quantile() -> None:
+    # GIVEN 5,000 rows, about 250 of them JFK trips, and a 0.5 % target
+    actual, predicted, rows = _residual_rows(5_000)
+    doc = th.calibrate(actual, predicted, rows, target_fpr=0.005)
+    # THEN a segment needs 20 / 0.005 = 4,000 rows: only the coarse ones get their own entry
+    # and the JFK trips back off to their rate code's parent, the global entry
+    assert doc["min_segment_rows"] == 4_000
+    assert set(doc["segments"]) <= {"rate_code=1", "rate_code=1|airport=no"}
+    jfk = _features(distance=18, rate=2.0, airport=True)
+    assert th.decide(75.0, 70.0, jfk, doc).rule == "global"
+
+
+def test_history_anomalies_are_part_of_the_calibration() -> None:
+    # GIVEN calibration data where 3 % of the trips carry inflated fares (as real history does)
     actual, predicted, rows = _residual_rows(10_000)
     rng = random.Random(3)
     polluted = [a * rng.uniform(1.5, 3.0) if rng.random() < 0.03 else a for a in actual]
-    clean_doc = th.calibrate(actual, predicted, rows, target_fpr=0.01)
-    # WHEN calibrated with the default far-out fence, and with no fence at all
-    robust = th.calibrate(polluted, predicted, rows, target_fpr=0.01)
-    naive = th.calibrate(polluted, predicted, rows, target_fpr=0.01, outlier_fence=None)
-    # THEN the robust thresholds stay close to the clean ones; the naive ones swallow the anomalies
-    assert robust["global"]["n_excluded"] > 200
-    assert robust["global"]["abs"] == pytest.approx(clean_doc["global"]["abs"], rel=0.25)
-    assert naive["global"]["abs"] > 2 * robust["global"]["abs"]
-    a2, p2, r2 = _residual_rows(10_000, seed=11)
-    assert th.flagged_rate(a2, p2, r2, robust) < 0.02  # false positives on fresh normal trips
+    # WHEN calibrated for 5 % (above the share of anomalies) with no floor
+    doc = th.calibrate(polluted, predicted, rows, target_fpr=0.05, materiality_abs=0.0,
+                       materiality_rel=0.0)
+    # THEN no trimming happens: the rate on the same rows is the target, anomalies included,
+    # so the achieved rate on new data like it cannot be optimistic
+    assert 0.045 <= th.flagged_rate(polluted, predicted, rows, doc) <= 0.05
+    assert "n_excluded" not in doc["global"] and "outlier_fence" not in doc
 
 
 def test_calibration_floors_keep_perfectly_predicted_segments_sane() -> None:
     actual, predicted, rows = _residual_rows(5_000)
-    doc = th.calibrate(actual, predicted, rows, target_fpr=0.01)
-    assert doc["segments"]["rate_code=2"]["abs"] >= th.DEFAULT_MIN_ABS
-    # an inflated JFK fare is flagged, float noise is not
+    doc = th.calibrate(actual, predicted, rows, target_fpr=0.01, min_segment_rows=100)
+    jfk_entry = doc["segments"]["rate_code=2"]
+    assert jfk_entry["abs"] == th.DEFAULT_MATERIALITY_ABS
+    assert jfk_entry["abs_calibrated"] < 0.1  # what the JFK residuals alone would give
+    # an inflated JFK fare is flagged, float noise and a few dollars are not
     jfk = _features(distance=18, rate=2.0, airport=True)
-    assert th.decide(75.0, 70.0, jfk, doc).is_outlier
+    assert th.decide(80.0, 70.0, jfk, doc).is_outlier
     assert not th.decide(70.01, 70.0, jfk, doc).is_outlier
+    assert not th.decide(75.0, 70.0, jfk, doc).is_outlier  # 7 % of the fare: immaterial
+
+
+def test_calibration_leaves_unjudged_rows_out() -> None:
+    actual, predicted, rows = _residual_rows(2_000)
+    negotiated = [_features(rate=5.0)] * 300
+    doc = th.calibrate([*actual, *[200.0] * 300], [*predicted, *[10.0] * 300],
+                       [*rows, *negotiated], target_fpr=0.01)
+    assert doc["calibration_rows"] == {"judged": 2_000, "not_judged": 300}
+    assert doc["global"]["n"] == 2_000
 
 
 def test_calibration_rejects_bad_input() -> None:
@@ -209,3 +284,7 @@ def test_calibration_rejects_bad_input() -> None:
         th.calibrate([1.0], [1.0, 2.0], [_features()])
     with pytest.raises(ValueError):
         th.calibrate([1.0], [1.0], [_features(rate=5.0)])
+    with pytest.raises(ValueError):
+        th.calibrate([1.0], [1.0], [_features()], materiality_abs=-1.0)
+    with pytest.raises(ValueError):
+        th.calibrate([1.0], [1.0], [_features()], outside_domain="ignore")

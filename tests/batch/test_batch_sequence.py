@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 
 import registry
@@ -24,7 +25,7 @@ from taximl.thresholds import decide, doc_from_json
 from taximl.validation import validate_frame, validate_record
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE = REPO / "data" / "sample_nyc_taxi.csv"
+HISTORY = REPO / "data" / "real_sample" / "history"
 PREFIX = "batch-e2e"
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -48,21 +49,25 @@ def _invoke(endpoint: str, trip: dict) -> tuple[str, float]:
 
 @pytest.fixture(scope="module")
 def env(local_stack) -> dict[str, str]:
-    if not SAMPLE.exists():
-        pytest.skip("data/sample_nyc_taxi.csv not generated yet (python data/generate.py)")
+    if not HISTORY.is_dir():
+        pytest.skip("data/real_sample/ missing (python data/derive_real_sample.py)")
     environment = {**os.environ, **local_stack.env}
     environment.pop("SAGEMAKER_ROLE_ARN", None)
     # every name derives from the prefix, not from the outer shell
     return {**environment, **Settings.namespaced(PREFIX, environment).as_env()}
 
 
-def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None:
+def test_datalake_training_registry_deploy_rollback(env: dict[str, str], tmp_path: Path) -> None:
     settings = Settings.from_env(env)
     s3, sm = boto3.client("s3"), boto3.client("sagemaker")
 
-    # step 1: datalake
-    out = _run("infra/datalake/setup_datalake.py", "--sample", str(SAMPLE), env=env)
-    assert "athena   year=2024 month=01: 5000 rows" in out
+    # step 1: datalake, with the bundled real months (the README's command, no argument)
+    out = _run("infra/datalake/setup_datalake.py", env=env)
+    for month in ("06", "07", "09", "10", "11"):
+        assert f"athena   yellow year=2019 month={month}: 10000 rows" in out
+    # one trip of the 2019-08 file has a 2008 pickup: it gets its own month, as in the TLC file
+    assert "athena   yellow year=2019 month=08: 9999 rows" in out
+    assert "athena   yellow year=2008 month=12: 1 rows" in out
     for bucket in (settings.raw_bucket, settings.processed_bucket, settings.models_bucket):
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
@@ -70,8 +75,9 @@ def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values())
     partitions = boto3.client("glue").get_partitions(
-        DatabaseName=settings.glue_database, TableName=settings.raw_table)["Partitions"]
-    assert [p["Values"] for p in partitions] == [["2024", "01"]]
+        DatabaseName=settings.glue_database, TableName=f"{settings.raw_table}_yellow")["Partitions"]
+    assert sorted(p["Values"] for p in partitions) == [["2008", "12"]] + [
+        ["2019", f"{m:02d}"] for m in range(6, 12)]
 
     # step 2: training set, training job, report, registry (first version beats the meter)
     out = _run("sagemaker/train_register_deploy.py", "--quiet", "train", env=env)
@@ -85,8 +91,21 @@ def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None
     assert overall["model"]["rmse"] < overall["course_template"]["rmse"]
     assert set(report["segments"]) == {"rate_code", "airport", "distance_band", "hour_band"}
     # the CTAS keeps the same trips as its pandas twin
-    valid = validate_frame(read_trips(SAMPLE)).valid
+    valid = pd.concat([validate_frame(read_trips(f)).valid for f in sorted(HISTORY.iterdir())])
     assert sum(report["split_sizes"].values()) == int(trainset.plausible_mask(valid).sum())
+    # thresholds from the calibration split, their flagged rate on the later test split
+    sizes = report["split_sizes"]
+    assert list(sizes) == ["train", "validation", "calibration", "test"]
+    times = report["split_time_ranges"]
+    assert times["validation"][1] <= times["calibration"][0] <= times["calibration"][1]
+    assert times["calibration"][1] <= times["test"][0]
+    rates = report["flag_rate"]
+    assert rates["target"] == report["thresholds"]["target_fpr"]
+    assert rates["overall"]["trips"] == sizes["test"]
+    low, high = rates["overall"]["ci95"]
+    assert low <= rates["overall"]["rate"] <= high
+    assert rates["overall"]["rate"] <= 1.5 * rates["target"]  # version 1 was approved
+    assert sum(e["trips"] for e in rates["segments"]["distance_band"].values()) == sizes["test"]
     package = registry.by_version(sm, settings.model_package_group, 1)
     assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == report_uri
     assert package["CustomerMetadataProperties"]["feature_version"] == report["feature_version"]
@@ -94,8 +113,8 @@ def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None
     # deploy: the production variant is named after the version, thresholds are stored
     out = _run("sagemaker/train_register_deploy.py", "--quiet", "deploy", env=env)
     assert "(no endpoint) -> mv-1 (InService)" in out
-    trip = {"tpep_pickup_datetime": "2024-01-15 10:00:00",
-            "tpep_dropoff_datetime": "2024-01-15 10:15:00", "passenger_count": "1",
+    trip = {"tpep_pickup_datetime": "2019-12-11 10:00:00",
+            "tpep_dropoff_datetime": "2019-12-11 10:15:00", "passenger_count": "1",
             "trip_distance": "2.5", "RatecodeID": "1", "PULocationID": "161",
             "DOLocationID": "236", "fare_amount": "16.30"}
     variant, predicted = _invoke(settings.endpoint_name, trip)
@@ -107,6 +126,21 @@ def test_datalake_training_registry_deploy_rollback(env: dict[str, str]) -> None
     features = features_for_record(validate_record(trip).trip)
     assert not decide(predicted, predicted, features, doc).is_outlier
     assert decide(predicted + 60, predicted, features, doc).is_outlier
+
+    # the detection evaluation: a month of the history is refused, the held-out one is scored
+    refused = subprocess.run(
+        [sys.executable, "sagemaker/evaluate_detection.py", "--quiet", "--month",
+         str(HISTORY / "yellow_tripdata_2019-11.parquet"), "--out", str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "not held out in time" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    out = _run("sagemaker/evaluate_detection.py", "--quiet", "--out", str(tmp_path), env=env)
+    assert "model        : mv-1 on" in out and "training data until 2019-11-30" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["detection"]["labelled"] == 298 and report["model_variant"] == "mv-1"
+    assert report["threshold_document"] == doc
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "predicted_vs_actual.png", "residuals_thresholds.png"]
 
     # a second run on the same data does not beat version 1: pending, approved by hand
     out = _run("sagemaker/train_register_deploy.py", "--quiet", "train", env=env)
@@ -135,7 +169,7 @@ def test_pipeline_processing_steps_run_the_same_code(env: dict[str, str], tmp_pa
 
     from xgb_training import model_archive, train_booster
 
-    _run("infra/datalake/setup_datalake.py", "--sample", str(SAMPLE), env=env)
+    _run("infra/datalake/setup_datalake.py", env=env)
     step_env = {**env, "SM_PROCESSING_BASE": str(tmp_path), "PIPELINE_RUN_ID": "e2e-run"}
     # WHEN the prepare step runs
     _run("sagemaker/pipeline_step.py", "prepare", env=step_env)

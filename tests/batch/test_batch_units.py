@@ -39,17 +39,41 @@ def test_builtin_xgboost_image_per_region() -> None:
 
 
 # --- SQL files -----------------------------------------------------------------------------
-def test_raw_table_ddl_uses_lazy_simple_serde_correctly() -> None:
-    sql = athena_sql.render_sql("raw_trips_table", database="db", raw_table="raw",
+def test_course_csv_ddl_fix_stays_documented() -> None:
+    sql = athena_sql.render_sql("raw_trips_csv_table", database="db", raw_table="raw_csv",
                                 raw_bucket="bucket")
     assert "LazySimpleSerDe" in sql and "'field.delim' = ','" in sql
     assert "'skip.header.line.count' = '1'" in sql
     assert "separatorChar" not in sql and "--" not in sql  # comments stay in the file
-    assert "LOCATION 's3://bucket/trips/'" in sql
+    assert "LOCATION 's3://bucket/csv/yellow/'" in sql
+    text = (athena_sql.SQL_DIR / "raw_trips_csv_table.sql").read_text()
+    assert "'separatorChar' belongs to OpenCSVSerde" in text
+
+
+@pytest.mark.parametrize("taxi_type", ["yellow", "green"])
+def test_raw_parquet_ddl_matches_the_bronze_layout(taxi_type: str) -> None:
+    # GIVEN the raw table DDL of a taxi type and the layout setup_datalake.py writes
+    import bronze
+
+    sql = athena_sql.render_sql(f"raw_{taxi_type}_table", database="db", raw_table="raw",
+                                raw_bucket="bucket")
+    body = sql[sql.index("(") + 1: sql.index("PARTITIONED BY")].rsplit(")", 1)[0]
+    columns = [tuple(line.strip().rstrip(",").split()) for line in body.strip().splitlines()]
+    # THEN the same columns, in the same order, with the same types
+    assert [(n, t.lower()) for n, t in columns] == list(bronze.RAW_COLUMNS[taxi_type])
+    assert f"CREATE EXTERNAL TABLE IF NOT EXISTS db.raw_{taxi_type}" in sql
+    assert "STORED AS PARQUET" in sql and f"LOCATION 's3://bucket/trips/{taxi_type}/'" in sql
     assert "PARTITIONED BY (year STRING, month STRING)" in sql
 
 
-def test_ctas_renders_every_placeholder_and_keeps_course_filters() -> None:
+def test_partition_ddl_points_at_the_taxi_type_folder() -> None:
+    sql = athena_sql.render_sql("add_raw_partition", database="db", raw_table="raw",
+                                raw_bucket="b", taxi_type="green", year="2024", month="02")
+    assert sql.splitlines()[0] == "ALTER TABLE db.raw_green ADD IF NOT EXISTS"
+    assert "LOCATION 's3://b/trips/green/year=2024/month=02/'" in sql
+
+
+def test_ctas_unions_the_taxi_types_and_keeps_course_filters() -> None:
     sql = athena_sql.render_sql(
         "create_training_set", database="db", raw_table="raw", training_table="train",
         location="s3://p/training/x/trips/", from_month="202401", to_month="202412",
@@ -57,9 +81,12 @@ def test_ctas_renders_every_placeholder_and_keeps_course_filters() -> None:
     )
     assert "${" not in sql
     assert "external_location = 's3://p/training/x/trips/'" in sql
-    for condition in ("fare_amount > 0", "trip_distance > 0", "passenger_count > 0",
-                      "ratecodeid IN (1, 2, 3, 4)", "rand() < 0.5", "BETWEEN 60 AND 10800"):
+    assert "FROM db.raw_yellow" in sql and "FROM db.raw_green" in sql and "UNION ALL" in sql
+    assert "'yellow' AS taxi_type" in sql and "'green' AS taxi_type" in sql
+    for condition in ("fare_amount > 0", "trip_distance > 0", "rate_code_id IN (1, 2, 3, 4)",
+                      "rand() < 0.5", "BETWEEN 60 AND 10800", "BETWEEN '202401' AND '202412'"):
         assert condition in sql
+    assert "passenger_count > 0" not in sql  # no fare depends on it (see the SQL comment)
     with pytest.raises(InvalidInputError, match="placeholder"):
         athena_sql.render_sql("create_training_set", database="db")
 
@@ -82,15 +109,19 @@ def _trips(n: int = 100) -> pd.DataFrame:
     })
 
 
-def test_time_split_puts_the_newest_trips_in_test() -> None:
+def test_time_split_orders_train_validation_calibration_test_in_time() -> None:
     trips = validate(_trips(200))
     splits = trainset.time_split(trips)
-    assert [len(splits[k]) for k in ("train", "validation", "test")] == [160, 20, 20]
+    assert [len(splits[k]) for k in trainset.SPLIT_NAMES] == [150, 10, 20, 20]
     pickup = trips["pickup_datetime"]
-    assert pickup[splits["train"]].max() < pickup[splits["validation"]].min()
-    assert pickup[splits["validation"]].max() < pickup[splits["test"]].min()
-    with pytest.raises(InvalidInputError):
-        trainset.time_split(trips, (0.5, 0.5, 0.5))
+    for earlier, later in zip(trainset.SPLIT_NAMES, trainset.SPLIT_NAMES[1:], strict=False):
+        assert pickup[splits[earlier]].max() < pickup[splits[later]].min()
+    # a caller that tests on a later month of its own asks for no test split
+    no_test = trainset.time_split(trips, (0.8, 0.1, 0.1, 0.0))
+    assert [len(no_test[k]) for k in trainset.SPLIT_NAMES] == [160, 20, 20, 0]
+    for bad in ((0.5, 0.5, 0.5), (0.7, 0.1, 0.1, 0.2), (0.9, 0.1, 0.0, 0.0)):
+        with pytest.raises(InvalidInputError):
+            trainset.time_split(trips, bad)
 
 
 def validate(frame: pd.DataFrame) -> pd.DataFrame:
@@ -101,13 +132,14 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
 
 def test_prepare_and_channel_csv_follow_the_builtin_xgboost_format() -> None:
     # GIVEN trips, one of them with a missing passenger count and one broken row
-    frame = _trips(250)
+    frame = _trips(500)
     frame.loc[5, "passenger_count"] = np.nan
     frame.loc[7, "fare_amount"] = -4.0
     data = trainset.prepare(frame)
     # THEN the broken row is rejected with its reason and the splits cover the rest
     assert data.rejected == {"negative_fare": 1}
-    assert sum(len(p) for p in data.parts().values()) == 249
+    assert sum(len(p) for p in data.parts().values()) == 499
+    assert list(data.parts()) == ["train", "validation", "calibration", "test"]
     # AND the CSV has the label first, no header, one column per feature, empty = missing
     body = trainset.channel_csv(data.train).decode()
     lines = body.splitlines()
@@ -132,6 +164,16 @@ def test_plausibility_filter_on_the_bundled_sample() -> None:
     assert 0.7 < mask.mean() < 1.0
     assert kept["rate_code_id"].isin([1, 2, 3, 4]).all()
     assert (kept["fare_amount"] >= 2.5).all()
+
+
+def test_plausibility_filter_keeps_trips_without_a_passenger_count() -> None:
+    # GIVEN trips whose driver left the passenger count at 0 or empty
+    trips = validate(_trips(10))
+    trips.loc[0, "passenger_count"] = 0.0
+    trips.loc[1, "passenger_count"] = np.nan
+    trips.loc[2, "trip_distance"] = 0.0
+    # THEN only the broken meter reading is out (the CTAS keeps the same trips)
+    assert trainset.plausible_mask(trips).tolist() == [True, True, False] + [True] * 7
 
 
 # --- local training twin -------------------------------------------------------------------
@@ -185,6 +227,48 @@ def test_template_baseline_uses_the_course_features_only() -> None:
     assert pred.shape == (len(data.test),) and np.isfinite(pred).all()
 
 
+# --- flagged rates ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("flagged", "n"), [(5, 1000), (0, 200), (37, 9429), (300, 300)])
+def test_wilson_interval_matches_scipy(flagged: int, n: int) -> None:
+    from scipy.stats import binomtest
+
+    expected = binomtest(flagged, n).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = evaluation.wilson_interval(flagged, n)
+    assert low == pytest.approx(expected.low, abs=1e-9)
+    assert high == pytest.approx(expected.high, abs=1e-9)
+
+
+def test_wilson_interval_of_nothing_is_everything() -> None:
+    assert evaluation.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_flag_rates_report_target_achieved_and_segments() -> None:
+    # GIVEN a calibrated document and test rows: 2 of 200 standard trips off by $5, one
+    # negotiated fare (not judged)
+    from taximl.thresholds import OUTSIDE_UNJUDGED
+
+    data = trainset.prepare(_trips(1000))
+    test = data.test
+    actual = test.label.copy()
+    actual[:2] += 5.0
+    features = test.features.copy()
+    features.loc[features.index[-1], "rate_code_id"] = 5.0
+    doc = {"format": 2, "mode": "calibrated", "fixed_threshold": 10.0, "target_fpr": 0.005,
+           "outside_domain": OUTSIDE_UNJUDGED, "materiality": {"abs": 2.0, "rel": 0.1},
+           "global": {"abs": 2.0, "rel": 0.1}, "segments": {}}
+    decided = evaluation.decisions_frame(features, actual, test.label, doc)
+    rates = evaluation.flag_rates(decided, 0.005)
+    # THEN the overall rate is over judged trips, with its interval, next to the target
+    assert rates["overall"]["trips"] == len(test) - 1 and rates["overall"]["flagged"] == 2
+    assert rates["overall"]["rate"] == pytest.approx(2 / (len(test) - 1), abs=1e-6)
+    assert rates["overall"]["ci95"][0] < rates["overall"]["rate"] < rates["overall"]["ci95"][1]
+    assert rates["target"] == 0.005 and rates["not_judged"] == 1
+    assert rates["not_judged_by_rule"] == {"unjudged:rate_code=5": 1}
+    assert rates["segments"]["rate_code"]["1"]["flagged"] == 2
+    assert rates["rules"]["global"]["trips"] == len(test) - 1
+    assert "target 0.50%" in evaluation.format_flag_rates(rates)
+
+
 # --- approval gate -------------------------------------------------------------------------
 def test_gate_first_version_must_beat_the_meter_formula() -> None:
     ok = registry.gate(0.8, current_rmse=None, current_version=None, meter_rmse=2.5)
@@ -198,6 +282,27 @@ def test_gate_needs_the_margin_over_the_approved_version() -> None:
     assert better.approve and "version 3" in better.reason
     close = registry.gate(0.97, current_rmse=1.0, current_version=3, meter_rmse=2.5, margin=0.05)
     assert not close.approve and "needs <= 0.9500" in close.reason
+
+
+def _rates(rate: float) -> dict:
+    return {"target": 0.005, "overall": {"rate": rate, "ci95": [rate / 2, rate * 2]}}
+
+
+def test_flag_rate_gate_leaves_the_version_pending_above_one_and_a_half_targets() -> None:
+    from training_flow import gate_on_flag_rate
+
+    approved = registry.GateDecision(True, "first approved version: test RMSE 0.7 beats ...")
+    # within 1.5 x the target: the RMSE decision stands
+    assert gate_on_flag_rate(approved, _rates(0.0075)) is approved
+    # above it: pending, with the achieved rate, its interval and the target in the reason
+    pending = gate_on_flag_rate(approved, _rates(0.0080))
+    assert not pending.approve and pending.status == "PendingManualApproval"
+    assert "0.80% of the test trips" in pending.reason
+    assert "1.5 x the 0.50% target" in pending.reason
+    # a version the RMSE gate already refused keeps that reason first
+    refused = registry.GateDecision(False, "test RMSE 3.0 does not beat the meter formula")
+    both = gate_on_flag_rate(refused, _rates(0.02))
+    assert not both.approve and both.reason.startswith("test RMSE 3.0") and "2.00%" in both.reason
 
 
 # --- deployment naming ---------------------------------------------------------------------

@@ -1,6 +1,8 @@
--- Step 1: the raw trips table over the CSV files uploaded to s3://${raw_bucket}/trips/.
--- One folder per pickup month (year=YYYY/month=MM), each file with a header row, columns in
--- the official TLC yellow order (extra trailing columns, such as a label, are ignored).
+-- The course template's CSV raw table, corrected. Step 1 no longer uses it (setup_datalake.py
+-- keeps the TLC's Parquet as Parquet: raw_yellow_table.sql and raw_green_table.sql); it stays
+-- here as the reference for loading CSV files by hand, e.g. the older TLC CSV downloads:
+-- s3://${raw_bucket}/csv/yellow/year=YYYY/month=MM/, each file with a header row, columns in the
+-- official TLC yellow order (extra trailing columns, such as a label, are ignored).
 --
 -- Fixes of the course template's DDL:
 --   * LazySimpleSerDe splits fields on 'field.delim' ('separatorChar' belongs to OpenCSVSerde
@@ -35,5 +37,5 @@ ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe'
 WITH SERDEPROPERTIES ('field.delim' = ',', 'serialization.format' = ',')
 STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'
 OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
-LOCATION 's3://${raw_bucket}/trips/'
+LOCATION 's3://${raw_bucket}/csv/yellow/'
 TBLPROPERTIES ('skip.header.line.count' = '1')
