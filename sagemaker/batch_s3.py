@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Files Athena writes next to query output that are not data.
-_NOT_DATA_SUFFIXES = (".metadata", ".manifest", ".csv", ".txt", ".json", "_SUCCESS", "/")
+NOT_DATA_SUFFIXES = (".metadata", ".manifest", ".csv", ".txt", ".json", "_SUCCESS", "/")
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -65,7 +65,7 @@ def read_parquet_prefix(s3: Any, uri: str) -> pd.DataFrame:
     tables = []
     for key, size in sorted(list_keys(s3, bucket, prefix)):
         name = key.rsplit("/", 1)[-1]
-        if size == 0 or name.startswith((".", "_")) or key.endswith(_NOT_DATA_SUFFIXES):
+        if size == 0 or name.startswith((".", "_")) or key.endswith(NOT_DATA_SUFFIXES):
             continue
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         tables.append(pq.read_table(io.BytesIO(body)))

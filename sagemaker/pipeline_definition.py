@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import registry
 from taximl.config import Settings
+from taximl.thresholds import DEFAULT_TARGET_FPR
 from xgb_training import HYPERPARAMETERS
 from xgboost_image import PROCESSING_VERSION, image_uri
 
@@ -193,7 +194,7 @@ def build_definition(settings: Settings, role_arn: str) -> dict[str, Any]:
             {"Name": "ToMonth", "Type": "String", "DefaultValue": "999912"},
             {"Name": "SampleFraction", "Type": "String", "DefaultValue": "1.0"},
             {"Name": "ApprovalMargin", "Type": "String", "DefaultValue": "0.01"},
-            {"Name": "TargetFpr", "Type": "String", "DefaultValue": "0.01"},
+            {"Name": "TargetFpr", "Type": "String", "DefaultValue": str(DEFAULT_TARGET_FPR)},
             {"Name": "ProcessingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
             {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge"},
         ],

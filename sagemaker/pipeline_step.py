@@ -80,7 +80,7 @@ def evaluate() -> None:
     import trainset
     from taximl.config import Settings
     from taximl.features import FEATURE_VERSION
-    from taximl.thresholds import doc_to_json
+    from taximl.thresholds import DEFAULT_TARGET_FPR, doc_to_json
     from training_flow import assess, git_commit
     from xgb_training import load_archive
 
@@ -96,7 +96,8 @@ def evaluate() -> None:
     current = latest_approved(boto3.client("sagemaker"), settings.model_package_group)
     result = assess(booster, data, boto3.client("s3"), current,
                     float(os.environ.get("APPROVAL_MARGIN", "0.01")),
-                    float(os.environ.get("TARGET_FPR", "0.01")), settings.fixed_threshold)
+                    float(os.environ.get("TARGET_FPR", DEFAULT_TARGET_FPR)),
+                    settings.fixed_threshold)
     out = BASE / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     report = {

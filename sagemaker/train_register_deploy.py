@@ -41,12 +41,22 @@ import registry
 import release
 import trainset
 from aws_clients import make_clients
-from batch_s3 import _NOT_DATA_SUFFIXES as NOT_DATA_SUFFIXES  # the CTAS side files
-from batch_s3 import bucket_exists, list_keys, parse_s3_uri
+from batch_s3 import (
+    NOT_DATA_SUFFIXES,  # the CTAS side files
+    bucket_exists,
+    list_keys,
+    parse_s3_uri,
+)
 from cli_logging import configure_cli_logging
 from taximl.config import Settings
 from taximl.errors import InvalidInputError, TaxiMLError
-from taximl.thresholds import MODE_CALIBRATED, MODE_FIXED
+from taximl.thresholds import (
+    DEFAULT_MATERIALITY_ABS,
+    DEFAULT_MATERIALITY_REL,
+    DEFAULT_TARGET_FPR,
+    MODE_CALIBRATED,
+    MODE_FIXED,
+)
 from training_flow import TrainOptions, TrainResult, train_and_register
 
 #: The course template's variable for the execution role (the project's is SAGEMAKER_ROLE_ARN).
@@ -87,8 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--instance-type", default="ml.m5.xlarge", help="training instance")
         p.add_argument("--margin", type=float, default=registry.DEFAULT_MARGIN,
                        help="relative RMSE improvement needed for automatic approval")
-        p.add_argument("--target-fpr", type=float, default=0.01,
-                       help="false-positive rate the thresholds are calibrated for")
+        p.add_argument("--target-fpr", type=float, default=DEFAULT_TARGET_FPR,
+                       help="share of trips the thresholds flag, calibrated on the calibration "
+                            "split (default %(default)s)")
+        p.add_argument("--materiality-abs", type=float, default=DEFAULT_MATERIALITY_ABS,
+                       help="never flag a deviation of this many dollars or less "
+                            "(default %(default)s)")
+        p.add_argument("--materiality-rel", type=float, default=DEFAULT_MATERIALITY_REL,
+                       help="never flag a deviation of this share of the predicted fare or less "
+                            "(default %(default)s)")
 
     def add_serving(p: argparse.ArgumentParser) -> None:
         p.add_argument("--instance-type", default=deployment.DEFAULT_INSTANCE_TYPE)
@@ -223,9 +240,11 @@ def print_train(result: TrainResult, settings: Settings, deploys_next: bool = Fa
     print(f"training data   : {result.trips_uri}  splits {report['split_sizes']}")
     print(f"model artifact  : {result.model_uri}")
     print(f"report          : {result.report_uri}")
+    rates = report["flag_rate"]
+    low, high = rates["overall"]["ci95"]
     print(f"thresholds      : {result.thresholds_uri}  (DynamoDB {settings.params_table} "
           f"id={result.threshold_param}; {report['thresholds']['test_flagged_rate']:.2%} of test "
-          "trips flagged)")
+          f"trips flagged, 95% CI {low:.2%}-{high:.2%}, target {rates['target']:.2%})")
     print(f"registry        : {settings.model_package_group} version {result.version} -> "
           f"{result.decision.status}")
     print(f"gate            : {result.decision.reason}")
@@ -292,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                 from_month=args.from_month, to_month=args.to_month,
                 sample_fraction=args.sample_fraction, trips_uri=trips_uri or args.trips_uri,
                 role_arn=role_arn, instance_type=args.instance_type, margin=args.margin,
-                target_fpr=args.target_fpr, progress=not args.quiet,
+                target_fpr=args.target_fpr, materiality_abs=args.materiality_abs,
+                materiality_rel=args.materiality_rel, progress=not args.quiet,
             )
             result = train_and_register(settings, clients, options)
             print_train(result, settings, deploys_next=args.command == "run")

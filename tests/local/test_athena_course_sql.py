@@ -1,8 +1,9 @@
 """The course's own Athena SQL (corrected DDL + training-set CTAS) against the local stack.
 
-Runs ``infra/sql/*.sql`` (or the copies below while those files are absent) through boto3
-``start_query_execution`` and through the ``aws athena start-query-execution`` CLI, and compares
-the training rows with an expectation computed independently with pandas from the same CSV.
+Runs ``infra/sql/*.sql`` through boto3 ``start_query_execution`` and through the
+``aws athena start-query-execution`` CLI: the corrected CSV DDL of the course template over CSV
+months, the Parquet raw tables of step 1 over the same months as Parquet, and the training-set
+CTAS over them, whose rows are compared with an expectation computed independently with pandas.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_athena_support import all_rows, make_bucket, put, query, run, unique
+from test_athena_support import all_rows, make_bucket, put, put_parquet, query, run, unique
 
 pytestmark = pytest.mark.stack
 
@@ -33,50 +34,8 @@ TLC_HEADER = ["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "pass
               "tolls_amount", "improvement_surcharge", "total_amount",
               "congestion_surcharge", "Airport_fee"]
 
-# Fallback copies (used only when infra/sql/<name> does not exist yet).
-FALLBACK = {
-    "raw_trips_table.sql": """
-CREATE EXTERNAL TABLE IF NOT EXISTS ${database}.${raw_table} (
-  vendorid INT, tpep_pickup_datetime TIMESTAMP, tpep_dropoff_datetime TIMESTAMP,
-  passenger_count DOUBLE, trip_distance DOUBLE, ratecodeid DOUBLE, store_and_fwd_flag STRING,
-  pulocationid INT, dolocationid INT, payment_type INT, fare_amount DOUBLE, extra DOUBLE,
-  mta_tax DOUBLE, tip_amount DOUBLE, tolls_amount DOUBLE, improvement_surcharge DOUBLE,
-  total_amount DOUBLE, congestion_surcharge DOUBLE, airport_fee DOUBLE)
-PARTITIONED BY (year STRING, month STRING)
-ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe'
-WITH SERDEPROPERTIES ('field.delim' = ',', 'serialization.format' = ',')
-STORED AS INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'
-OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
-LOCATION 's3://${raw_bucket}/trips/'
-TBLPROPERTIES ('skip.header.line.count' = '1')""",
-    "add_raw_partition.sql": """
-ALTER TABLE ${database}.${raw_table} ADD IF NOT EXISTS
-PARTITION (year = '${year}', month = '${month}')
-LOCATION 's3://${raw_bucket}/trips/year=${year}/month=${month}/'""",
-    "drop_training_table.sql": "DROP TABLE IF EXISTS ${database}.${training_table}",
-    "create_training_set.sql": """
-CREATE TABLE ${database}.${training_table}
-WITH (format = 'PARQUET', write_compression = 'SNAPPY', external_location = '${location}') AS
-SELECT 'yellow' AS taxi_type, vendorid AS vendor_id, tpep_pickup_datetime AS pickup_datetime,
-  tpep_dropoff_datetime AS dropoff_datetime, passenger_count, trip_distance,
-  ratecodeid AS rate_code_id, store_and_fwd_flag, pulocationid AS pu_location_id,
-  dolocationid AS do_location_id, payment_type, fare_amount, extra, mta_tax, tip_amount,
-  tolls_amount, improvement_surcharge, total_amount, congestion_surcharge, airport_fee
-FROM ${database}.${raw_table}
-WHERE fare_amount > 0 AND fare_amount < 500 AND trip_distance > 0 AND trip_distance < 100
-  AND passenger_count > 0 AND fare_amount >= 2.5 AND ratecodeid IN (1, 2, 3, 4)
-  AND pulocationid BETWEEN 1 AND 265 AND dolocationid BETWEEN 1 AND 265
-  AND date_diff('second', tpep_pickup_datetime, tpep_dropoff_datetime) BETWEEN 60 AND 10800
-  AND trip_distance * 3600.0
-      / date_diff('second', tpep_pickup_datetime, tpep_dropoff_datetime) <= 80
-  AND concat(year, month) BETWEEN '${from_month}' AND '${to_month}'
-  AND rand() < ${sample_fraction}""",
-}
-
-
 def course_sql(name: str, **values: str) -> str:
-    path = SQL_DIR / name
-    text = path.read_text(encoding="utf-8") if path.exists() else FALLBACK[name]
+    text = (SQL_DIR / name).read_text(encoding="utf-8")
     return Template(text).substitute(values).strip().rstrip(";")
 
 
@@ -119,7 +78,7 @@ def expected_training(frame: pd.DataFrame) -> pd.DataFrame:
     seconds = (frame["tpep_dropoff_datetime"] - frame["tpep_pickup_datetime"]).dt.total_seconds()
     keep = ((frame["fare_amount"] > 0) & (frame["fare_amount"] < 500)
             & (frame["trip_distance"] > 0) & (frame["trip_distance"] < 100)
-            & (frame["passenger_count"] > 0) & (frame["fare_amount"] >= 2.5)
+            & (frame["fare_amount"] >= 2.5)
             & frame["RatecodeID"].isin([1, 2, 3, 4])
             & frame["PULocationID"].between(1, 265) & frame["DOLocationID"].between(1, 265)
             & seconds.between(60, 10800)
@@ -147,25 +106,34 @@ def course(local_stack) -> dict:
     months = {("2024", "01"): make_month(rng, 2024, 1, 120),
               ("2024", "02"): make_month(rng, 2024, 2, 60)}
     for (year, month), frame in months.items():
+        name = f"yellow_tripdata_{year}-{month}"
         text = frame.to_csv(index=False, header=TLC_HEADER, date_format="%Y-%m-%d %H:%M:%S")
-        put(raw_bucket, f"trips/year={year}/month={month}/yellow_tripdata_{year}-{month}.csv",
-            text)
-    values = {"database": unique("course_"), "raw_table": "raw_yellow",
+        put(raw_bucket, f"csv/yellow/year={year}/month={month}/{name}.csv", text)
+        put_parquet(raw_bucket, f"trips/yellow/year={year}/month={month}/{name}.parquet",
+                    frame.astype({"VendorID": "int64", "PULocationID": "int64",
+                                  "DOLocationID": "int64", "payment_type": "int64"}))
+    values = {"database": unique("course_"), "raw_table": "raw",
               "training_table": "training_set", "raw_bucket": raw_bucket,
               "processed_bucket": processed_bucket, "from_month": "202401",
               "to_month": "202401", "sample_fraction": "1.0"}
     output = f"s3://{processed_bucket}/athena-results/"
     run(f"CREATE DATABASE IF NOT EXISTS {values['database']}", output)
-    run(course_sql("raw_trips_table.sql", **values), output)
+    run(course_sql("raw_trips_csv_table.sql", **values), output)
+    run(f"MSCK REPAIR TABLE {values['database']}.raw", output)
+    for taxi_type in ("yellow", "green"):
+        run(course_sql(f"raw_{taxi_type}_table.sql", **values), output)
     for year, month in months:
-        run(course_sql("add_raw_partition.sql", year=year, month=month, **values), output)
+        run(course_sql("add_raw_partition.sql", taxi_type="yellow", year=year, month=month,
+                       **values), output)
     return {"values": values, "months": months, "output": output}
 
 
-def test_raw_table_reads_the_csv_with_header_skipped(course):
+@pytest.mark.parametrize("table", ["raw", "raw_yellow"])
+def test_raw_tables_read_every_month(course, table):
+    # the course's CSV table (header skipped) and step 1's Parquet table read the same trips
     values, output = course["values"], course["output"]
     rows = query(f"SELECT year, month, count(*), count(vendorid), min(tpep_pickup_datetime) "
-                 f"FROM {values['database']}.raw_yellow GROUP BY 1, 2 ORDER BY 1, 2", output)
+                 f"FROM {values['database']}.{table} GROUP BY 1, 2 ORDER BY 1, 2", output)
     jan, feb = course["months"][("2024", "01")], course["months"][("2024", "02")]
     assert [r[:4] for r in rows] == [["2024", "01", str(len(jan)), str(len(jan))],
                                      ["2024", "02", str(len(feb)), str(len(feb))]]
