@@ -5,10 +5,10 @@ delivery goes to ``OPENSEARCH_ENDPOINT`` (the stack's OpenSearch stand-in). Only
 is unset is ``ClusterEndpoint`` used (SigV4-signed when it is an ``amazonaws.com`` host).
 
 Per record: the index is ``IndexName`` plus the rotation suffix of its arrival time (UTC);
-the ``_id`` is the value of the configured document-id field (stream tag
-``local:opensearch-document-id-field``), else the Firehose record id (``FIREHOSE_DEFAULT``),
-else none (``NO_DOCUMENT_ID``, OpenSearch assigns one). The action is ``index``, so a replay with
-the same ids overwrites. Failed documents are retried for ``RetryOptions.DurationInSeconds`` and
+the ``_id`` is the Firehose record id (``FIREHOSE_DEFAULT``) or none (``NO_DOCUMENT_ID``,
+OpenSearch assigns one), as on AWS; an ingest pipeline of the index may replace it (the
+project's sets ``_id`` = ``trip_id``). The action is ``index``, so a replay with the same ids
+overwrites. Failed documents are retried for ``RetryOptions.DurationInSeconds`` and
 then written to S3 under the error prefix (``AmazonOpenSearchService-failed``) as JSON lines with
 attemptsMade, arrivalTimestamp, errorCode, errorMessage, attemptEndingTimestamp, rawData
 (base64), subsequenceNumber, esDocumentId, esTypeName and esIndexName.
@@ -66,15 +66,6 @@ def rotated_index(index: str, rotation: str, arrival_ms: int) -> str:
     return index
 
 
-def _field(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def prepare(target: SearchTarget, record: Record) -> Doc:
     """Index name, ``_id`` and JSON source of ``record`` (or a parse failure)."""
     index = rotated_index(target.index, target.rotation, record.arrival_ms)
@@ -91,10 +82,6 @@ def prepare(target: SearchTarget, record: Record) -> Doc:
                           "reason": "the record is not a JSON object"},
         })
         return doc
-    if target.document_id_field:
-        value = _field(document, target.document_id_field)
-        if value not in (None, ""):
-            doc_id = str(value)
     source = record.data.strip()
     if b"\n" in source or b"\r" in source:
         source = json.dumps(document, separators=(",", ":")).encode()
