@@ -26,8 +26,8 @@ ZONES_DATASET = "tlc_zones"
 
 #: Grid size of each panel on a 48-column dashboard (OpenSearch Dashboards' grid): (w, h).
 LAYOUT: dict[str, tuple[int, int]] = {
-    "totals": (24, 7),
-    "model_versions": (24, 7),
+    "totals": (24, 6),
+    "model_versions": (24, 6),
     "fares_over_time": (24, 14),
     "outlier_rate": (24, 14),
     "trips_per_second": (24, 12),
