@@ -35,6 +35,7 @@ class Indexed:
     outliers: int
     quarantined: int
     reasons: dict[str, int]
+    outlier_hours: dict[int, int]
 
 
 def _iso(moment: datetime) -> str:
@@ -83,9 +84,13 @@ def index_sample(client: Any, settings: Any, trips: int = 450, seed: int = 5,
     day = now.strftime("%Y-%m-%d")
     lines: list[str] = []
     outliers = 0
+    hours: dict[int, int] = {}
     for i in range(trips):
         record = scored_record(i, now, rng, "mv-1" if i < trips * 2 // 3 else "mv-2")
         outliers += record["is_outlier"]
+        if record["is_outlier"]:
+            hour = int(record["pickup_datetime"][11:13])
+            hours[hour] = hours.get(hour, 0) + 1
         lines += [json.dumps({"index": {"_index": f"{settings.opensearch_index}-{day}"}}),
                   json.dumps(record)]
     reasons = {"invalid:store_and_fwd_flag": 3, **{f"invalid:{h}": 1 for h in HOSTILE},
@@ -99,4 +104,4 @@ def index_sample(client: Any, settings: Any, trips: int = 450, seed: int = 5,
     result = client.bulk(body="\n".join(lines) + "\n")
     assert not result["errors"], [i for i in result["items"] if "error" in next(iter(i.values()))]
     client.indices.refresh(index=f"{settings.opensearch_index}-*,{quarantine_index(settings)}-*")
-    return Indexed(trips, outliers, n, reasons)
+    return Indexed(trips, outliers, n, reasons, hours)
