@@ -2,7 +2,9 @@
 
 Usage::
 
-    python benchmarks/bench_pipeline.py [--trips 100000] [--shards 2] [--naive-trips 3000]
+    python benchmarks/bench_pipeline.py [--trips 100000] [--rate 0] [--naive-trips 3000]
+    python benchmarks/bench_pipeline.py --rate 1000 --trips 30000 --naive-trips 0  # freshness
+    python benchmarks/bench_pipeline.py --trips 60000 --naive-trips 0     # index throughput
 
 Starts its own local stack (port base 6466, temporary state dir), deploys a model and the
 streaming path (steps 3-5, Firehose buffers of 1 s), runs the producer as fast as it can, and
@@ -13,7 +15,15 @@ prints:
   and -> searchable document (matched by order of arrival);
 - CPU seconds and peak RSS per process (psutil);
 - the naive design on the same data and services: one InvokeEndpoint and one Firehose
-  PutRecord per record, against our batch scorer (both in-process, same clients).
+  PutRecord per record, against our batch scorer (both in-process, same clients);
+- on lines of their own, for the dashboard's freshness (issue targets on 2 cores: p99 < 3 s at
+  ``--rate 1000``, >= 3,000 documents/s at full speed, both sinks on)::
+
+      RESULT searchable_p99_s <x>        Kinesis put -> document searchable, p99
+      RESULT searchable_docs_per_s <y>   first put -> last document searchable
+      RESULT opensearch_peak_rss_mb_per_100k_docs <z>
+
+``--rate`` sends at a steady rate (events/s; 0 = as fast as the producer can).
 """
 
 from __future__ import annotations
@@ -165,12 +175,12 @@ def compare_naive(settings: Any, path: Path, n: int) -> dict[str, float]:
     firehose = boto3.client("firehose")
     runtime = boto3.client("sagemaker-runtime")
     sink_name = f"{settings.project_prefix}-naive"
-    request = json.loads((REPO / "build" / "infra" / "streaming" / "firehose-quarantine.json")
-                         .read_text())
-    request["DeliveryStreamName"] = sink_name
-    request["ExtendedS3DestinationConfiguration"]["Prefix"] = "naive/"
-    request["ExtendedS3DestinationConfiguration"].pop("ErrorOutputPrefix", None)
-    firehose.create_delivery_stream(**request)
+    firehose.create_delivery_stream(
+        DeliveryStreamName=sink_name, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/bench-firehose",
+            "BucketARN": f"arn:aws:s3:::{settings.gold_bucket}", "Prefix": "naive/",
+            "BufferingHints": {"IntervalInSeconds": 1, "SizeInMBs": 5}})
     trips = [t for _, t in zip(range(n), iter_trips(path, SourceStats()), strict=False)]
     records = [{"kinesis": {"sequenceNumber": str(i), "approximateArrivalTimestamp": time.time(),
                             "data": base64.b64encode(t.data).decode()}}
@@ -213,6 +223,8 @@ def compare_naive(settings: Any, path: Path, n: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trips", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="producer events/s, steady (0: as fast as possible)")
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--naive-trips", type=int, default=3000)
     parser.add_argument("--port-base", type=int, default=6466)
@@ -245,9 +257,11 @@ def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:
         roots[pid_file.stem] = json.loads(pid_file.read_text())["pid"]
     summary = data / "producer.json"
     env = {**os.environ, **settings.as_env()}
-    print(f"producing {args.trips:,} trips ({args.shards} shards) ...")
+    pace = f"{args.rate:,.0f} events/s" if args.rate else "full speed"
+    print(f"producing {args.trips:,} trips ({args.shards} shards, {pace}) ...")
     producer = subprocess.Popen(
-        [sys.executable, str(REPO / "producer" / "producer.py"), str(trips_csv), "--rate", "0",
+        [sys.executable, str(REPO / "producer" / "producer.py"), str(trips_csv), "--rate",
+         f"{args.rate:g}",
          "--no-progress", "--summary-json", str(summary)], env=env, stdout=subprocess.DEVNULL)
     roots["producer"] = producer.pid
     sampler = ProcessSampler(roots)
@@ -279,14 +293,23 @@ def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:
           f"p99 {percentile(latencies, .99):.2f} s (Firehose buffer 1 s, poll 0.25 s)")
     print(f"latency put -> search   p50 {percentile(search_lat, .5):.2f} s, "
           f"p99 {percentile(search_lat, .99):.2f} s ({searchable:,} docs searchable)")
-    if search_samples and searchable:
-        done_at = next(t for t, c in search_samples if c >= searchable)
-        print(f"searchable throughput   {searchable / (done_at - min(gold_arrivals)):,.0f} docs/s "
-              "(first put to last document searchable)")
+    done_at = next((t for t, c in search_samples if c >= searchable), None)
+    docs_per_s = searchable / (done_at - min(gold_arrivals)) if searchable and done_at else 0.0
+    print(f"searchable throughput   {docs_per_s:,.0f} docs/s "
+          "(first put to last document searchable)")
     print("process                 CPU s    peak RSS MB")
     for name in sorted(sampler.cpu):
         print(f"  {name:<20}  {sampler.cpu[name]:7.1f}  "
               f"{sampler.peak_rss.get(name, 0) / 1e6:9.0f}")
+    load = os.getloadavg()
+    print(f"machine load average    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min, "
+          f"{os.cpu_count()} cores)")
+    rss_per_100k = sampler.peak_rss.get("opensearch", 0) / 1e6 / max(searchable, 1) * 100_000
+    print(f"RESULT searchable_p99_s {percentile(search_lat, .99):.2f}")
+    print(f"RESULT searchable_docs_per_s {docs_per_s:.0f}")
+    print(f"RESULT opensearch_peak_rss_mb_per_100k_docs {rss_per_100k:.0f}")
+    if args.naive_trips <= 0:
+        return 0
     naive = compare_naive(settings, trips_csv, args.naive_trips)
     print(f"\n=== naive design vs batched, same {naive['records']:,} records, same services ===")
     print(f"naive (1 InvokeEndpoint + 1 PutRecord per record)  {naive['naive_per_s']:8,.0f} /s"

@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             if result.skipped:
                 print(f"Not available yet (skipped): {', '.join(result.skipped)}")
             print(_table(stack))
-            print(f"\nLogs: {cfg.logs_dir}/\nEnvironment ({cfg.env_file}):\n")
+            print(f"\nDashboard: {cfg.url('dashboard')}/ (live view of the scored trips)")
+            print(f"Logs: {cfg.logs_dir}/\nEnvironment ({cfg.env_file}):\n")
             print(render(stack.env()), end="")
             print(f"\nUse it in this shell:  source {cfg.env_file}")
         elif args.command == "stop":

@@ -1,8 +1,10 @@
 """Keep osmem-server's (in-memory) OpenSearch data across restarts.
 
-On stop, before osmem is terminated: dump index templates, indices (mappings, aliases) and every
-document (scroll API) into one NDJSON file, written atomically. On start, once osmem answers:
-re-create templates and indices, then ``_bulk`` the documents back.
+On stop, before osmem is terminated: dump index templates, indices (settings, mappings, aliases)
+and every document (scroll API) into one NDJSON file, written atomically. On start, once osmem
+answers: re-create templates and indices, then ``_bulk`` the documents back with
+``pipeline=_none`` (they were stored after their pipelines ran; running them again could change
+them). Ingest pipelines are not in the dump: the OpenSearch service keeps them in its own file.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ SNAPSHOT_NAME = "opensearch.ndjson"
 PAGE_SIZE = 1000
 WORKERS = 2  # parallel _bulk requests on restore (osmem indexes on several cores)
 TIMEOUT = 30.0
+#: Index settings OpenSearch assigns itself (not given back when an index is re-created).
+INTERNAL_SETTINGS = ("index.creation_date", "index.uuid", "index.version.", "index.provided_name",
+                     "index.replication.", "index.number_of_replicas")
 
 
 def _call(base: str, method: str, path: str, body: Any = None, ndjson: str | None = None) -> Any:
@@ -75,6 +80,7 @@ def dump(base: str, path: Path) -> int:
             q = urllib.parse.quote(name, safe="")
             mapping = _call(base, "GET", f"/{q}/_mapping").get(name, {}).get("mappings", {})
             meta["indices"][name] = {"mappings": mapping,
+                                     "settings": _settings(base, name),
                                      "aliases": aliases.get(name, {}).get("aliases", {})}
         fh.write(json.dumps({"meta": meta}) + "\n")
         for name in names:
@@ -103,6 +109,8 @@ def restore(base: str, path: Path, batch: int = 1000) -> int:
             _call(base, "PUT", f"/_index_template/{name}", tpl["index_template"])
         for name, spec in meta.get("indices", {}).items():
             body: dict[str, Any] = {"mappings": spec.get("mappings") or {}}
+            if spec.get("settings"):
+                body["settings"] = spec["settings"]
             if spec.get("aliases"):
                 body["aliases"] = spec["aliases"]
             _call(base, "PUT", f"/{urllib.parse.quote(name, safe='')}", body)
@@ -112,6 +120,14 @@ def restore(base: str, path: Path, batch: int = 1000) -> int:
         _call(base, "POST", "/_refresh")
     log.info("opensearch restore: %d documents, %.2f s", count, time.monotonic() - started)
     return count
+
+
+def _settings(base: str, index: str) -> dict[str, Any]:
+    """The index's own settings, flat (``index.default_pipeline``, ``index.refresh_interval``)."""
+    q = urllib.parse.quote(index, safe="")
+    flat = _call(base, "GET", f"/{q}/_settings?flat_settings=true").get(index, {})
+    return {k: v for k, v in flat.get("settings", {}).items()
+            if not k.startswith(INTERNAL_SETTINGS)}
 
 
 def _chunks(lines: Iterator[str], batch: int) -> Iterator[list[str]]:
@@ -126,7 +142,7 @@ def _chunks(lines: Iterator[str], batch: int) -> Iterator[list[str]]:
 
 
 def _bulk(base: str, lines: list[str]) -> int:
-    result = _call(base, "POST", "/_bulk", ndjson="".join(lines))
+    result = _call(base, "POST", "/_bulk?pipeline=_none", ndjson="".join(lines))
     if result.get("errors"):
         failed = [i for i in result["items"] if next(iter(i.values())).get("error")]
         log.warning("opensearch restore: %d documents failed, first: %s", len(failed),

@@ -26,7 +26,7 @@ class ServiceSpec:
 
     name: str
     offset: int
-    kind: str  # "moto" | "kinesalite" | "python" | "osmem"
+    kind: str  # "moto" | "kinesalite" | "python"
     env_vars: tuple[str, ...]
     module: str | None = None  # python module run with ``python -m`` (kind python/moto)
     stop_timeout: float = 10.0  # seconds between SIGTERM and SIGKILL
@@ -44,7 +44,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("firehose", 4, "python", ("AWS_ENDPOINT_URL_FIREHOSE",), "local.services.firehose",
                 stop_timeout=30.0, stop_order=1),
     ServiceSpec("athena", 5, "python", ("AWS_ENDPOINT_URL_ATHENA",), "local.services.athena"),
-    ServiceSpec("opensearch", 6, "osmem", ("OPENSEARCH_ENDPOINT",), stop_order=2),
+    ServiceSpec("opensearch", 6, "python", ("OPENSEARCH_ENDPOINT",),
+                "local.services.opensearch", stop_timeout=20.0, stop_order=2),
+    ServiceSpec("dashboard", 7, "python", ("DASHBOARD_URL",), "local.services.dashboard"),
 )
 
 

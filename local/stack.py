@@ -37,6 +37,7 @@ STACK_FILE = "stack.json"
 LOCK_FILE = "stack.lock"
 
 
+OPENSEARCH = "opensearch"  # the service whose data is dumped at stop and reloaded at start
 RESTORE_GRACE = 600.0  # seconds a large OpenSearch re-seed may add to the start timeout
 
 
@@ -127,8 +128,6 @@ class Stack:
         port = self.config.port(spec.name)
         if spec.kind == "kinesalite":  # answers every request (403 without credentials)
             return http_status(HOST, port, "/") is not None
-        if spec.kind == "osmem":
-            return http_status(HOST, port, "/") == 200
         return http_status(HOST, port, "/_health") == 200
 
     def status(self) -> list[ServiceStatus]:
@@ -213,8 +212,6 @@ class Stack:
             except (node.NodeMissingError, RuntimeError, OSError) as exc:
                 raise StackError(str(exc)) from exc
             return [node_bin, str(LOCAL_DIR / "kinesalite.js"), port, str(data)]
-        if spec.kind == "osmem":
-            return [str(osmem_binary()), "-addr", f"{HOST}:{port}", "-no-stdin-watch"]
         raise StackError(f"unknown service kind {spec.kind}")
 
     def _child_env(self) -> dict[str, str]:
@@ -240,7 +237,7 @@ class Stack:
                     raise StackError(self._failure(spec, "exited during start-up"))
                 if self.healthy(spec):
                     pending.remove(spec)
-                    if spec.kind == "osmem" and rec is not None:
+                    if spec.name == OPENSEARCH and rec is not None:
                         path = self.config.data_dir(spec.name) / opensearch_state.SNAPSHOT_NAME
                         restore = _Restore(self.endpoint(spec.name), path)
                         restore.start()
@@ -288,7 +285,7 @@ class Stack:
                 rec = self._record(spec)
                 if rec is None:
                     continue
-                if spec.kind == "osmem" and dump and rec.alive():
+                if spec.name == OPENSEARCH and dump and rec.alive():
                     self._dump_opensearch()
                 if signal_term(rec):
                     records.append(rec)

@@ -1,4 +1,4 @@
-"""Live view of the scored trips in OpenSearch (the local stand-in has no Dashboards).
+"""Live view of the scored trips in OpenSearch, in the terminal.
 
 Usage::
 
@@ -6,10 +6,10 @@ Usage::
     python viz/live_stats.py --once     # print once
 
 Shows: documents and outliers, trips per minute (last 10 min, by arrival in Kinesis), outliers
-and mean signed residual (actual - predicted: a bias check) per model version and threshold
-rule, the zones with most outliers, the latest
-outliers. The same queries work against an Amazon OpenSearch Service domain (SigV4) and are
-the ones the saved searches in viz/README.md use.
+and mean signed residual (actual - predicted: a bias check) per model version, the zones with
+most outliers, the latest outliers (with the threshold rule that flagged them). The same queries
+work against an Amazon OpenSearch Service domain (SigV4). The graphical version of all this is
+the dashboard (``python viz/dashboard.py``; on AWS ``python viz/import_dashboards.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ for extra in (HERE.parent, HERE):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+from panels import zones  # noqa: E402
 from search_client import search_client  # noqa: E402
 from taximl.config import Settings  # noqa: E402
 
@@ -43,10 +44,8 @@ QUERY: dict[str, Any] = {
             "aggs": {
                 "outliers": {"filter": {"term": {"is_outlier": True}}},
                 "mean_residual": {"avg": {"field": "residual"}},
-                "mean_score": {"avg": {"field": "anomaly_score"}},
             },
         },
-        "rules": {"terms": {"field": "threshold_rule", "size": 8}},
         "zones": {
             "filter": {"term": {"is_outlier": True}},
             "aggs": {"top": {"terms": {"field": "pu_location_id", "size": 5}}},
@@ -69,18 +68,16 @@ def render(result: dict[str, Any], latest: dict[str, Any], index: str) -> str:
     if minutes:
         lines.append("  trips/min (arrival): " + "  ".join(
             f"{b['key_as_string'][11:16]}={b['doc_count']}" for b in minutes[-6:]))
-    lines.append("  model version   trips    outliers  mean residual  mean score"
+    lines.append("  model version   trips    outliers  mean residual"
                  "   (residual = actual - predicted)")
     for bucket in aggs["versions"]["buckets"]:
         lines.append(f"  {bucket['key']:<14} {bucket['doc_count']:>7,}  "
                      f"{bucket['outliers']['doc_count']:>8,}  "
-                     f"{(bucket['mean_residual']['value'] or 0):>13.2f}  "
-                     f"{(bucket['mean_score']['value'] or 0):>10.2f}")
-    rules = ", ".join(f"{b['key']}={b['doc_count']}" for b in aggs["rules"]["buckets"])
-    lines.append(f"  decided by: {rules}")
-    zones = ", ".join(f"zone {b['key']}: {b['doc_count']}"
-                      for b in aggs["zones"]["top"]["buckets"])
-    lines.append(f"  pickup zones with most outliers: {zones or '-'}")
+                     f"{(bucket['mean_residual']['value'] or 0):>13.2f}")
+    names = {z["LocationID"]: z["Zone"] for z in zones()}
+    top = ", ".join(f"{names.get(b['key'], b['key'])}: {b['doc_count']}"
+                    for b in aggs["zones"]["top"]["buckets"])
+    lines.append(f"  pickup zones with most outliers: {top or '-'}")
     for hit in latest["hits"]["hits"]:
         s = hit["_source"]
         lines.append(f"  outlier {s['trip_id']}  {s['pickup_datetime']}  "

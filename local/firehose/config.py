@@ -6,10 +6,9 @@ Supported: DirectPut streams with one destination among ``S3DestinationConfigura
 format conversion, dynamic partitioning, other destinations, Kinesis as source) are rejected with
 ``InvalidArgumentException`` rather than silently ignored.
 
-Local extension (documented in docs/): the stream tag ``local:opensearch-document-id-field``
-names a record field (dotted path allowed) whose value becomes the OpenSearch ``_id``, so
-replaying the same records overwrites documents instead of duplicating them. Tags are valid on
-AWS too, where this one is inert.
+Document ids are Firehose's (``DocumentIdOptions``), as on AWS: deduplication by ``trip_id`` is
+the index's business (an ingest pipeline set as ``index.default_pipeline``, see
+``viz/setup_index.py``), which the local OpenSearch service runs like an OpenSearch node.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from local.firehose.errors import InvalidArgumentError
 from local.firehose.prefixes import validate_prefixes
 
-DOCUMENT_ID_TAG = "local:opensearch-document-id-field"
 ACCOUNT_ID = "123456789012"
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 BUCKET_ARN = re.compile(r"^arn:[^:]*:s3:::([\w.\-]{1,255})$")
@@ -80,7 +78,6 @@ class SearchTarget:
     domain_arn: str | None
     retry_s: float
     document_id_format: str
-    document_id_field: str | None
     backup_mode: str
     error_type: str
 
@@ -123,7 +120,7 @@ class StreamConfig:
 
     def sinks(self) -> list[SinkSpec]:
         """The buffered outputs this stream feeds."""
-        return build_sinks(self.destination_key, self.destination, self.tags)
+        return build_sinks(self.destination_key, self.destination)
 
     def describe(self) -> dict[str, Any]:
         """``DeliveryStreamDescription`` as DescribeDeliveryStream returns it."""
@@ -300,7 +297,7 @@ def _to_hints(raw: dict[str, int]) -> Hints:
     return Hints(size_bytes=raw["SizeInMBs"] * MIB, interval_s=float(raw["IntervalInSeconds"]))
 
 
-def build_sinks(key: str, conf: dict[str, Any], tags: dict[str, str]) -> list[SinkSpec]:
+def build_sinks(key: str, conf: dict[str, Any]) -> list[SinkSpec]:
     """The sinks of a normalised destination configuration."""
     if key in S3_KEYS:
         sinks = [SinkSpec("s3", "s3", _to_hints(conf["BufferingHints"]), _s3_target(conf))]
@@ -318,7 +315,6 @@ def build_sinks(key: str, conf: dict[str, Any], tags: dict[str, str]) -> list[Si
         domain_arn=conf.get("DomainARN"),
         retry_s=float(conf["RetryOptions"]["DurationInSeconds"]),
         document_id_format=conf["DocumentIdOptions"]["DefaultDocumentIdFormat"],
-        document_id_field=tags.get(DOCUMENT_ID_TAG) or None,
         backup_mode=conf["S3BackupMode"],
         error_type=SEARCH_KEYS[key],
     )

@@ -5,10 +5,10 @@ delivery goes to ``OPENSEARCH_ENDPOINT`` (the stack's OpenSearch stand-in). Only
 is unset is ``ClusterEndpoint`` used (SigV4-signed when it is an ``amazonaws.com`` host).
 
 Per record: the index is ``IndexName`` plus the rotation suffix of its arrival time (UTC);
-the ``_id`` is the value of the configured document-id field (stream tag
-``local:opensearch-document-id-field``), else the Firehose record id (``FIREHOSE_DEFAULT``),
-else none (``NO_DOCUMENT_ID``, OpenSearch assigns one). The action is ``index``, so a replay with
-the same ids overwrites. Failed documents are retried for ``RetryOptions.DurationInSeconds`` and
+the ``_id`` is the Firehose record id (``FIREHOSE_DEFAULT``) or none (``NO_DOCUMENT_ID``,
+OpenSearch assigns one), as on AWS; an ingest pipeline of the index may replace it (the
+project's sets ``_id`` = ``trip_id``). The action is ``index``, so a replay with the same ids
+overwrites. Failed documents are retried for ``RetryOptions.DurationInSeconds`` and
 then written to S3 under the error prefix (``AmazonOpenSearchService-failed``) as JSON lines with
 attemptsMade, arrivalTimestamp, errorCode, errorMessage, attemptEndingTimestamp, rawData
 (base64), subsequenceNumber, esDocumentId, esTypeName and esIndexName.
@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +35,12 @@ from local.firehose.s3_sink import deliver_errors
 log = logging.getLogger(__name__)
 
 ENV_OPENSEARCH_ENDPOINT = "OPENSEARCH_ENDPOINT"
+ENV_CONCURRENCY = "LOCAL_FIREHOSE_OPENSEARCH_CONCURRENCY"
 BULK_MAX_BYTES = 5 * 1024 * 1024
-BULK_MAX_DOCS = 5000
+#: Documents per _bulk request. Smaller requests sent ``concurrency`` at a time keep both cores
+#: of the local OpenSearch busy (measured in benchmarks/bench_pipeline.py; see local/README.md).
+BULK_MAX_DOCS = 1000
+DEFAULT_CONCURRENCY = 2
 
 
 @dataclass
@@ -66,15 +71,6 @@ def rotated_index(index: str, rotation: str, arrival_ms: int) -> str:
     return index
 
 
-def _field(document: dict[str, Any], path: str) -> Any:
-    value: Any = document
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def prepare(target: SearchTarget, record: Record) -> Doc:
     """Index name, ``_id`` and JSON source of ``record`` (or a parse failure)."""
     index = rotated_index(target.index, target.rotation, record.arrival_ms)
@@ -91,10 +87,6 @@ def prepare(target: SearchTarget, record: Record) -> Doc:
                           "reason": "the record is not a JSON object"},
         })
         return doc
-    if target.document_id_field:
-        value = _field(document, target.document_id_field)
-        if value not in (None, ""):
-            doc_id = str(value)
     source = record.data.strip()
     if b"\n" in source or b"\r" in source:
         source = json.dumps(document, separators=(",", ":")).encode()
@@ -148,30 +140,46 @@ def _chunks(docs: list[Doc]) -> list[list[Doc]]:
     return [c for c in chunks if c]
 
 
-def _attempt(client: Any, docs: list[Doc]) -> list[Doc]:
-    """One bulk attempt over ``docs``; returns those that failed (with their error)."""
-    failed: list[Doc] = []
-    for chunk in _chunks(docs):
+def concurrency() -> int:
+    """How many _bulk requests of one delivery run at once (env override, at least 1)."""
+    try:
+        return max(1, int(os.environ.get(ENV_CONCURRENCY, DEFAULT_CONCURRENCY)))
+    except ValueError:
+        return DEFAULT_CONCURRENCY
+
+
+def _send(client: Any, chunk: list[Doc]) -> list[Doc]:
+    """One _bulk request; returns the documents of ``chunk`` that failed (with their error)."""
+    for doc in chunk:
+        doc.attempts += 1
+    try:
+        response = client.bulk(body=_bulk_body(chunk))
+    except Exception as exc:  # transport errors: every document of the chunk failed
+        code = getattr(exc, "status_code", None)
         for doc in chunk:
-            doc.attempts += 1
-        try:
-            response = client.bulk(body=_bulk_body(chunk))
-        except Exception as exc:  # transport errors: every document of the chunk failed
-            code = getattr(exc, "status_code", None)
-            for doc in chunk:
-                doc.error_code = str(code) if isinstance(code, int) else "OS.ConnectionFailed"
-                doc.error_message = str(exc)[:1000]
-            failed.extend(chunk)
-            continue
-        for doc, item in zip(chunk, response.get("items", []), strict=False):
-            result = next(iter(item.values()))
-            status = int(result.get("status", 500))
-            if status >= 300:
-                doc.error_code = str(status)
-                error = result.get("error", "")
-                doc.error_message = error if isinstance(error, str) else json.dumps(error)
-                failed.append(doc)
+            doc.error_code = str(code) if isinstance(code, int) else "OS.ConnectionFailed"
+            doc.error_message = str(exc)[:1000]
+        return list(chunk)
+    failed = []
+    for doc, item in zip(chunk, response.get("items", []), strict=False):
+        result = next(iter(item.values()))
+        status = int(result.get("status", 500))
+        if status >= 300:
+            doc.error_code = str(status)
+            error = result.get("error", "")
+            doc.error_message = error if isinstance(error, str) else json.dumps(error)
+            failed.append(doc)
     return failed
+
+
+def _attempt(client: Any, docs: list[Doc]) -> list[Doc]:
+    """One bulk attempt over ``docs`` (chunks sent concurrently); returns those that failed."""
+    chunks = _chunks(docs)
+    workers = min(concurrency(), len(chunks))
+    if workers <= 1:
+        return [doc for chunk in chunks for doc in _send(client, chunk)]
+    with ThreadPoolExecutor(workers, thread_name_prefix="bulk") as pool:
+        return [doc for failed in pool.map(lambda c: _send(client, c), chunks) for doc in failed]
 
 
 def _failure_line(doc: Doc, ended_ms: int) -> bytes:

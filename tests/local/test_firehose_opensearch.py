@@ -16,8 +16,8 @@ import boto3
 import pytest
 
 from test_firehose_support import (
-    DOCUMENT_ID_TAG,
     create_search_stream,
+    index_with_trip_id_pipeline,
     make_bucket,
     read_object,
     unique,
@@ -74,11 +74,15 @@ def test_index_rotation_suffix(firehose, search, rotation: str, fmt: str) -> Non
     wait_for(lambda: _count(search, expected) == 1, timeout=20)
 
 
-def test_document_id_from_record_field_makes_replays_idempotent(firehose, search) -> None:
-    # GIVEN a stream told to take _id from the trip_id field
+@pytest.mark.parametrize("id_format", ["FIREHOSE_DEFAULT", "NO_DOCUMENT_ID"])
+def test_default_pipeline_setting_id_from_trip_id_makes_replays_idempotent(
+        firehose, search, id_format: str) -> None:
+    # GIVEN an index whose default pipeline sets _id from trip_id, whatever id Firehose sends
     bucket = make_bucket()
     index = unique("trips")
-    name = create_search_stream(firehose, bucket, index, tags={DOCUMENT_ID_TAG: "trip_id"})
+    index_with_trip_id_pipeline(search, index)
+    name = create_search_stream(firehose, bucket, index,
+                                DocumentIdOptions={"DefaultDocumentIdFormat": id_format})
     records = [{"Data": _trip(i)} for i in range(25)]
     # WHEN the same records are put twice (a replay)
     firehose.put_record_batch(DeliveryStreamName=name, Records=records)
@@ -105,12 +109,12 @@ def test_failed_documents_are_backed_up_with_the_opensearch_error(firehose, sear
     # GIVEN an index whose mapping makes fare_amount a float
     bucket = make_bucket()
     index = unique("trips")
-    search.indices.create(index=index, body={"mappings": {"properties": {
-        "fare_amount": {"type": "float"}, "trip_id": {"type": "keyword"}}}})
-    name = create_search_stream(firehose, bucket, index, tags={DOCUMENT_ID_TAG: "trip_id"})
+    index_with_trip_id_pipeline(search, index, {"properties": {
+        "fare_amount": {"type": "float"}, "trip_id": {"type": "keyword"}}})
+    name = create_search_stream(firehose, bucket, index)
     bad = json.dumps({"trip_id": "bad-1", "fare_amount": "not-a-number"}).encode()
     # WHEN good and bad documents are put
-    firehose.put_record_batch(
+    put = firehose.put_record_batch(
         DeliveryStreamName=name,
         Records=[{"Data": _trip(1)}, {"Data": bad}, {"Data": _trip(2)}],
     )
@@ -124,7 +128,8 @@ def test_failed_documents_are_backed_up_with_the_opensearch_error(firehose, sear
     assert failure["errorCode"] == "400"
     assert "mapper_parsing_exception" in failure["errorMessage"]
     assert failure["esIndexName"] == index
-    assert failure["esDocumentId"] == "bad-1"
+    # the id Firehose sent (as on AWS), not the one the pipeline would have set
+    assert failure["esDocumentId"] == put["RequestResponses"][1]["RecordId"]
     assert failure["attemptsMade"] >= 1
     assert failure["arrivalTimestamp"] <= failure["attemptEndingTimestamp"]
 

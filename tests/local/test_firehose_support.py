@@ -14,7 +14,20 @@ from polling import wait_for
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/firehose-delivery"
 DOMAIN_ARN = "arn:aws:es:us-east-1:123456789012:domain/taxi"
-DOCUMENT_ID_TAG = "local:opensearch-document-id-field"
+TRIP_ID_PIPELINE = {"processors": [
+    {"set": {"field": "_id", "value": "{{{trip_id}}}", "ignore_empty_value": True}}]}
+
+
+def index_with_trip_id_pipeline(search: Any, index: str, mappings: dict[str, Any] | None = None
+                                ) -> str:
+    """Create ``index`` whose ``index.default_pipeline`` sets ``_id`` from ``trip_id``."""
+    pipeline = f"{index}-trip-id"
+    search.ingest.put_pipeline(id=pipeline, body=TRIP_ID_PIPELINE)
+    body: dict[str, Any] = {"settings": {"index": {"default_pipeline": pipeline}}}
+    if mappings:
+        body["mappings"] = mappings
+    search.indices.create(index=index, body=body)
+    return pipeline
 
 
 

@@ -175,6 +175,7 @@ def test_sigkill_after_timeout(tmp_path):
 def test_every_service_has_a_distinct_port():
     cfg = StackConfig.from_env(4566, "/tmp/unused-state")
     ports = [cfg.port(s.name) for s in SERVICES]
-    assert len(set(ports)) == len(ports) == 7
+    assert len(set(ports)) == len(ports) == 8
     assert cfg.port("moto") == 4566 and cfg.port("opensearch") == 4572
+    assert cfg.port("dashboard") == 4573
     assert signal.SIGTERM  # stop uses SIGTERM first (see local.process.terminate)
