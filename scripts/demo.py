@@ -252,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             break
         time.sleep(3)
     docs = search_count(settings)
+    index_deadline = time.monotonic() + 30  # the index's own Firehose buffer: let it catch up
+    while docs < len(scored) and time.monotonic() < index_deadline:
+        time.sleep(1)
+        docs = search_count(settings)
     reasons = collections.Counter(q["reason"].split(":")[0] for q in quarantine
                                   if q.get("trip_id") in invalid)
     try:
@@ -276,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         print("    " + " | ".join(row))
     search = settings.opensearch_endpoint
     print("\nWhere to look:")
+    print(f"  dashboard   {os.environ.get('DASHBOARD_URL', 'python viz/dashboard.py')}/  "
+          "(live, refreshes every 5 s)")
     print(f"  search      {search}/{settings.opensearch_index}-*/_search?q=is_outlier:true")
     print("  live stats  python viz/live_stats.py")
     print("  detection   python sagemaker/evaluate_detection.py   (recall, false alarms, plots)")

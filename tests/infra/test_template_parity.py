@@ -25,11 +25,11 @@ from typing import Any
 import aws_deploy
 import boto3
 import pytest
-from cfn_model import Stack, resolve_template
 
 import deploy
 import render
 from athena_sql import strip_comment
+from cfn_model import Stack, resolve_template
 from taximl.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -250,6 +250,10 @@ class _Catalog:
         self.tables.append(table)
 
 
+#: DDL kept as a reference for loading files by hand; no step creates these tables.
+REFERENCE_DDL = {"raw_trips_csv_table.sql"}
+
+
 def ddl_tables(settings: Settings, values: dict[str, str]) -> list[Any]:
     """Every CREATE EXTERNAL TABLE of the SQL files, as the (local) Athena DDL makes it."""
     from local.athena import ddl
@@ -260,6 +264,8 @@ def ddl_tables(settings: Settings, values: dict[str, str]) -> list[Any]:
                "GOLD_BUCKET": settings.gold_bucket}
     catalog = _Catalog()
     for path in sorted([*REPO.glob("infra/sql/*.sql"), *REPO.glob("infra/streaming/*.sql")]):
+        if path.name in REFERENCE_DDL:
+            continue
         text = Template(path.read_text(encoding="utf-8")).safe_substitute(mapping)
         sql = "\n".join(line for line in (strip_comment(x) for x in text.splitlines())
                         if line.strip()).strip().rstrip(";")
@@ -274,7 +280,7 @@ def test_glue_database_and_tables_match_the_ddl(cli, stack):
     assert database["DatabaseInput"] == {"Name": settings.glue_database,
                                          "Description": "NYC taxi trips"}
     tables = ddl_tables(settings, cli["values"])
-    assert {t.name for t in tables} == {"raw_trips", "scored_trips"}
+    assert {t.name for t in tables} == {"raw_trips_yellow", "raw_trips_green", "scored_trips"}
     template_tables = {p["TableInput"]["Name"]: p for p in
                        stack.of_type("AWS::Glue::Table").values()}
     assert set(template_tables) == {t.name for t in tables}

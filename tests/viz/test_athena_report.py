@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from viz_data import scored_record
 
 import athena_report
+from viz_data import scored_record
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 

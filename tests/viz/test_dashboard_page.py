@@ -13,14 +13,14 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 
-import node_render
 import pytest
-from viz_data import HOSTILE
 
 import dashboard
+import node_render
 from browser import open_page, wait_rendered
 from indices import quarantine_index
 from panels import load_panels
+from viz_data import HOSTILE
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import node_render
 import pytest
 
+import node_render
 import saved_objects
 from panels import LAYOUT, load_panels, panel_files, zones
 from taximl.config import Settings
