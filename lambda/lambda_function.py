@@ -33,8 +33,8 @@ from telemetry import logger, metrics, publish
 from threshold_source import ThresholdSource
 
 settings = ScorerSettings.from_env()
-#: A scoring pass must fit in the time left: at worst 3 x (2 + 10) s per endpoint call.
-_client_config = Config(retries={"mode": "standard", "max_attempts": 3},
+#: A scoring pass must fit in the time left: at worst 3 attempts x (2 + 10) s per endpoint call.
+_client_config = Config(retries={"mode": "standard", "total_max_attempts": 3},
                         connect_timeout=2, read_timeout=10, max_pool_connections=4)
 #: Time kept back from the in-invocation retries for one more full pass and the response.
 PASS_RESERVE_S = 45.0
