@@ -13,6 +13,7 @@ import base64
 import contextlib
 import io
 import json
+import sys
 import time
 import uuid
 import zipfile
@@ -25,10 +26,21 @@ import pytest
 from e2e_helpers import REPO, wait_for
 from fault_pipeline import FAST_TUNABLES, FaultPipeline, deploy_fault_pipeline
 from local.faults import FIREHOSE_UNAVAILABLE, SAGEMAKER_UNAVAILABLE, THROTTLING
+from taximl.schema import trip_id_for
+from taximl.validation import validate_record
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 POISON = b"POISON-PILL"
+#: A valid trip: the poison is this trip plus an unknown field holding the marker.
+POISON_TRIP = {
+    "VendorID": 2, "tpep_pickup_datetime": "2024-03-01 08:15:00",
+    "tpep_dropoff_datetime": "2024-03-01 08:31:30", "passenger_count": 1, "trip_distance": 3.0,
+    "RatecodeID": 1, "store_and_fwd_flag": "N", "PULocationID": 161, "DOLocationID": 236,
+    "payment_type": 1, "fare_amount": 17.0, "extra": 0.0, "mta_tax": 0.5, "tip_amount": 4.2,
+    "tolls_amount": 0.0, "improvement_surcharge": 1.0, "total_amount": 25.2,
+    "congestion_surcharge": 2.5, "airport_fee": 0.0,
+}
 POISON_HANDLER = f'''
 """Test double: the real handler, except that any batch holding the poison crashes it."""
 import base64
@@ -107,10 +119,11 @@ def test_a_poison_record_goes_to_the_on_failure_destination_and_the_shard_flows_
         faults) -> None:
     # GIVEN a handler that crashes on any batch holding the poison record (a bug no test
     # foresaw), and the poison between good trips of the same shard
+    poison = json.dumps({**POISON_TRIP, "trip_distance": 3.0 + uuid.uuid4().int % 10**6 / 1e7,
+                         POISON.decode(): True}).encode()
     with _crashing_handler(faults):
         first = faults.produce(80, seed=105)
         started = time.monotonic()
-        poison = POISON + uuid.uuid4().hex.encode()
         boto3.client("kinesis").put_record(StreamName=faults.settings.stream_name, Data=poison,
                                            PartitionKey=first.valid[0])
         faults.produce(80, seed=106)
@@ -118,7 +131,7 @@ def test_a_poison_record_goes_to_the_on_failure_destination_and_the_shard_flows_
         [given_up] = wait_for(faults.on_failure_objects, 120, "the on-failure record")
         elapsed = time.monotonic() - started
         faults.wait_settled()
-    # THEN only the poison went there, with the records (S3 destination), and every other
+    # THEN only the poison went there, with its data (S3 destination), and every other
     # record of the shard was delivered once
     info = given_up["requestContext"]
     assert info["condition"] == "RetryAttemptsExhausted"
@@ -130,6 +143,16 @@ def test_a_poison_record_goes_to_the_on_failure_destination_and_the_shard_flows_
     faults.ledger.given_up += 1
     raw = faults.assert_exact()
     assert max(raw.values()) == 1
+    # AND once the bug is fixed (the real handler is back), replaying the on-failure
+    # destination scores the poison record too: nothing was lost
+    sys.path.insert(0, str(REPO / "scripts"))
+    from replay_failures import replay
+
+    assert replay(faults.settings, say=lambda m: None).records == 1
+    faults.ledger.given_up -= 1
+    faults.ledger.valid.add(trip_id_for(validate_record(json.loads(poison)).trip))
+    faults.wait_settled()
+    faults.assert_exact()
 
 
 def test_retry_on_a_cold_container_after_a_partial_firehose_failure(faults, local_stack) -> None:
@@ -258,8 +281,6 @@ def _first_of_a_shard(faults: FaultPipeline, trip_ids: list[str]) -> str:
 def test_hostile_records_script_on_a_running_pipeline(faults) -> None:
     """The issue's "done when", with scripts/hostile_records.py (last: it leaves records that
     are not in the ledger)."""
-    import sys
-
     sys.path.insert(0, str(REPO / "scripts"))
     from hostile_records import catalogue, run_check
 
