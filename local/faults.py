@@ -14,9 +14,11 @@ fails. Faults have AWS's real shapes, so the client sees exactly what it would s
   per-record ``ErrorCode`` / ``ErrorMessage``, as Firehose answers a partial failure;
 - every call is slowed down (:meth:`FaultProxy.slow_down`).
 
-Used by the fault scenarios of the end-to-end tests; by hand::
+Used by the fault scenarios of the end-to-end tests; by hand, with the demo running (the
+function is pointed at the proxy until Ctrl-C, then back at the service)::
 
-    python -m local.faults --upstream http://127.0.0.1:4568 --port 4599 --throttle 3/4
+    python -m local.faults --service sagemaker-runtime --function "$FUNCTION_NAME" --throttle 3/4
+    python -m local.faults --service sagemaker-runtime --function "$FUNCTION_NAME" --unavailable
 """
 
 from __future__ import annotations
@@ -278,9 +280,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+SERVICE_ENV = {"sagemaker-runtime": "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+               "firehose": "AWS_ENDPOINT_URL_FIREHOSE"}
+UNAVAILABLE = {"sagemaker-runtime": SAGEMAKER_UNAVAILABLE, "firehose": FIREHOSE_UNAVAILABLE}
+
+
+def point_function(function: str, variable: str, url: str | None) -> None:
+    """Set (or, with ``url`` None, remove) one endpoint variable of a function's environment."""
+    import boto3
+
+    lam = boto3.client("lambda")
+    variables = dict((lam.get_function_configuration(FunctionName=function).get("Environment")
+                      or {}).get("Variables") or {})
+    if url is None:
+        variables.pop(variable, None)
+    else:
+        variables[variable] = url
+    lam.update_function_configuration(FunctionName=function,
+                                      Environment={"Variables": variables})
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--upstream", required=True, help="service URL, e.g. http://127.0.0.1:4568")
+    parser.add_argument("--service", choices=sorted(SERVICE_ENV), default="sagemaker-runtime")
+    parser.add_argument("--upstream", help="service URL (default: its AWS_ENDPOINT_URL_* "
+                                           "variable, as set by .local-stack/env.sh)")
+    parser.add_argument("--function", help="point this Lambda function at the proxy meanwhile")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any)")
     parser.add_argument("--throttle", metavar="N/M",
                         help="answer ThrottlingException to N of every M calls")
@@ -289,20 +316,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to hold each call")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    proxy = FaultProxy(args.upstream, args.port)
+    variable = SERVICE_ENV[args.service]
+    upstream = args.upstream or os.environ.get(variable) or os.environ.get("AWS_ENDPOINT_URL")
+    if not upstream:
+        parser.error(f"set --upstream or {variable} (source .local-stack/env.sh)")
+    proxy = FaultProxy(upstream, args.port)
     if args.throttle:
         failing, period = (int(x) for x in args.throttle.split("/"))
         proxy.fail("*", THROTTLING, failing=failing, period=period)
     if args.unavailable:
-        proxy.fail("*", SAGEMAKER_UNAVAILABLE)
+        proxy.fail("*", UNAVAILABLE[args.service])
     proxy.slow_down(args.delay)
-    print(f"fault proxy on {proxy.url} -> {args.upstream} (Ctrl-C to stop)", flush=True)
     with proxy:
+        if args.function:
+            point_function(args.function, variable, proxy.url)
+        print(f"fault proxy on {proxy.url} -> {upstream}"
+              + (f"; {args.function} calls it ({variable})" if args.function else "")
+              + " (Ctrl-C to stop)", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+        finally:
+            if args.function:
+                point_function(args.function, variable, None)
+                print(f"{args.function} calls {args.service} directly again")
     return 0
 
 
