@@ -113,14 +113,10 @@ def set_enabled(lam: Any, mapping: str, enabled: bool) -> None:
 
 
 def wait_until(check: Any, timeout_s: float, what: str, interval_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached after {timeout_s:.0f} s")
-        time.sleep(interval_s)
+    """``polling.wait_for`` (the tests' bounded wait) with the benchmark's argument order."""
+    from polling import wait_for
+
+    return wait_for(check, timeout_s, what, interval_s)
 
 
 def gold_trip_ids(bucket: str) -> set[str]:
@@ -165,23 +161,15 @@ def prepared_records(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 def paced_put(stream: str, entries: list[dict[str, Any]], rate: float) -> float:
     """Put ``entries`` at ``rate`` records/s (calls of 500, failed entries retried); seconds."""
+    from taximl.batching import PUT_RECORDS_MAX, put_records
+
     kinesis = boto3.client("kinesis")
     started = time.monotonic()
-    for i in range(0, len(entries), 500):
-        due = started + i / rate
-        pause = due - time.monotonic()
+    for i in range(0, len(entries), PUT_RECORDS_MAX):
+        pause = started + i / rate - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        pending = entries[i:i + 500]
-        for attempt in range(10):
-            response = kinesis.put_records(StreamName=stream, Records=pending)
-            pending = [e for e, r in zip(pending, response["Records"], strict=True)
-                       if r.get("ErrorCode")]
-            if not pending:
-                break
-            time.sleep(0.1 * 2 ** attempt)
-        if pending:
-            raise RuntimeError(f"{len(pending)} records not accepted by Kinesis")
+        put_records(kinesis, stream, entries[i:i + PUT_RECORDS_MAX])
     return time.monotonic() - started
 
 

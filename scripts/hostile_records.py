@@ -41,6 +41,7 @@ for extra in (REPO, REPO / "producer", REPO / "data"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+from taximl.batching import put_records  # noqa: E402
 from taximl.config import Settings  # noqa: E402
 from taximl.schema import STORE_AND_FWD_FLAGS, TAXI_TYPES  # noqa: E402
 
@@ -127,30 +128,6 @@ def valid_trips(count: int, seed: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def _put(kinesis: Any, stream: str, records: list[tuple[bytes, str]]) -> list[str]:
-    """PutRecords in order, retrying failed entries; the sequence number of each record."""
-    sequences: list[str] = [""] * len(records)
-    pending = list(range(len(records)))
-    for attempt in range(10):
-        if not pending:
-            break
-        chunk = pending[:500]
-        response = kinesis.put_records(StreamName=stream, Records=[
-            {"Data": records[i][0], "PartitionKey": records[i][1]} for i in chunk])
-        failed = []
-        for i, result in zip(chunk, response["Records"], strict=True):
-            if result.get("SequenceNumber"):
-                sequences[i] = result["SequenceNumber"]
-            else:
-                failed.append(i)
-        pending = failed + pending[500:]
-        if failed:
-            time.sleep(0.2 * 2 ** attempt)
-    if pending:
-        raise RuntimeError(f"{len(pending)} records could not be put into {stream}")
-    return sequences
-
-
 def _lines(s3: Any, bucket: str, prefix: str) -> list[tuple[bytes, dict[str, Any]]]:
     out = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -235,7 +212,8 @@ def run_check(settings: Settings, *, valid: int = 200, timeout_s: float = 120.0,
     records += [(data, trip_id) for trip_id, data in good]
     kinesis = boto3.client("kinesis", region_name=settings.region)
     put_at = time.time()
-    sequences = _put(kinesis, settings.stream_name, records)
+    sequences = put_records(kinesis, settings.stream_name,
+                            [{"Data": data, "PartitionKey": key} for data, key in records])
     say(f"put {len(hostile)} hostile records and then {len(good)} valid trips into "
         f"{settings.stream_name}; waiting for gold and quarantine (at most {timeout_s:g} s)")
     deadline = time.monotonic() + timeout_s

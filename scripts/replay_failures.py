@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +29,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from taximl.batching import put_records  # noqa: E402
 from taximl.config import Settings  # noqa: E402
 
 FAILED_PREFIX = "aws/lambda/"
 REPLAYED_PREFIX = "aws/lambda-replayed/"
-MAX_PUT_RECORDS = 500
 
 
 @dataclass
@@ -63,22 +62,12 @@ def records_of(document: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 
 
 def put_back(kinesis: Any, stream: str, records: list[dict[str, Any]]) -> None:
-    """PutRecords in order (500 per call), retrying the entries Kinesis refused."""
+    """PutRecords the event records back, with their partition keys, in order."""
     import base64
 
-    entries = [{"Data": base64.b64decode(r["kinesis"]["data"]),
-                "PartitionKey": r["kinesis"]["partitionKey"]} for r in records]
-    for start in range(0, len(entries), MAX_PUT_RECORDS):
-        pending = entries[start:start + MAX_PUT_RECORDS]
-        for attempt in range(8):
-            response = kinesis.put_records(StreamName=stream, Records=pending)
-            pending = [entry for entry, result in zip(pending, response["Records"], strict=True)
-                       if result.get("ErrorCode")]
-            if not pending:
-                break
-            time.sleep(0.2 * 2 ** attempt)
-        if pending:
-            raise RuntimeError(f"{len(pending)} records could not be put back into {stream}")
+    put_records(kinesis, stream, [{"Data": base64.b64decode(r["kinesis"]["data"]),
+                                   "PartitionKey": r["kinesis"]["partitionKey"]}
+                                  for r in records])
 
 
 def replay(settings: Settings, *, dry_run: bool = False,

@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -242,16 +243,64 @@ class FaultPipeline:
         # the kernel may hold the port a moment after a kill (sockets still closing)
         wait_for(lambda: port_free(HOST, record.port), 60, f"port {record.port} released", 0.2)
 
-    def stop_opensearch(self) -> None:
-        """Stop the OpenSearch server as ``Stack.stop`` does: save its data, then SIGTERM."""
+    def stop_opensearch(self) -> int:
+        """Stop the OpenSearch server as ``Stack.stop`` does: save its data, then SIGTERM.
+        Returns how many documents were saved."""
         config = self.stack.config
         record = PidRecord.load(config.pid_file("opensearch"))
         assert record is not None and record.alive()
-        opensearch_state.dump(self.stack.endpoint("opensearch"),
-                              config.data_dir("opensearch") / opensearch_state.SNAPSHOT_NAME)
+        saved = opensearch_state.dump(self.stack.endpoint("opensearch"), config.data_dir(
+            "opensearch") / opensearch_state.SNAPSHOT_NAME)
         signal_term(record)
         wait_or_kill([record], 10.0)
         wait_for(lambda: port_free(HOST, record.port), 60, f"port {record.port} released", 0.2)
+        return saved
+
+    def start_opensearch(self, saved: int) -> None:
+        """Start OpenSearch again (``Stack.start``, which reloads the saved documents).
+
+        Firehose is held (SIGSTOP) until the ``saved`` documents are back: the stand-in's reload
+        (``local/opensearch_state.restore``) fails when a writer re-creates an index before it
+        does, and Firehose is retrying exactly that. The fix of restore is in the issue's report;
+        with it, this hold can go.
+        """
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                self.stack.start()
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        starter = threading.Thread(target=start, name="stack-start")
+        with self.paused("firehose"):
+            starter.start()
+            wait_for(lambda: errors or self._documents() >= saved, 120,
+                     "OpenSearch to reload its documents", 0.1)
+        starter.join(120)
+        assert not errors, errors
+        self.fast_retries()
+
+    def _documents(self) -> int:
+        """Documents in OpenSearch now (0 while it does not answer)."""
+        base = self.stack.endpoint("opensearch")
+        try:
+            urllib.request.urlopen(urllib.request.Request(base + "/_refresh", method="POST"),
+                                   timeout=5).read()
+            return int(_get_json(base + "/_count")["count"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    @contextlib.contextmanager
+    def paused(self, service: str) -> Iterator[None]:
+        """Freeze a service's process (SIGSTOP) for the ``with`` block, then let it go on."""
+        record = PidRecord.load(self.stack.config.pid_file(service))
+        assert record is not None and record.alive(), f"{service} is not running"
+        os.kill(record.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(record.pid, signal.SIGCONT)
 
     def restart_missing(self) -> None:
         """Start whatever is not running (Stack.start), then re-apply the fast tunables."""
@@ -270,7 +319,8 @@ def deploy_fault_pipeline(local_stack: Any, data_dir: Path,
     import deploy
     import e2e_model
 
-    settings = Settings.namespaced(prefix,
+    # its own index family: other pipelines of the session write "taxi-predictions-*"
+    settings = Settings.namespaced(prefix, opensearch_index=f"{prefix}-predictions",
                                    opensearch_endpoint=local_stack.env["OPENSEARCH_ENDPOINT"])
     train = generate(data_dir / "train.csv", rows=8000, seed=7)
     e2e_model.deploy_quick_model(settings, train)

@@ -19,28 +19,23 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from hashlib import md5
+from typing import Any
 
 import boto3
 import pytest
 
 from e2e_helpers import REPO, wait_for
-from fault_pipeline import FAST_TUNABLES, FaultPipeline, deploy_fault_pipeline
+from fault_pipeline import FAST_TUNABLES, Batch, FaultPipeline, deploy_fault_pipeline
 from local.faults import FIREHOSE_UNAVAILABLE, SAGEMAKER_UNAVAILABLE, THROTTLING
 from taximl.schema import trip_id_for
 from taximl.validation import validate_record
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
+sys.path.insert(0, str(REPO / "scripts"))
+from hostile_records import GOOD_TRIP  # noqa: E402
+
 POISON = b"POISON-PILL"
-#: A valid trip: the poison is this trip plus an unknown field holding the marker.
-POISON_TRIP = {
-    "VendorID": 2, "tpep_pickup_datetime": "2024-03-01 08:15:00",
-    "tpep_dropoff_datetime": "2024-03-01 08:31:30", "passenger_count": 1, "trip_distance": 3.0,
-    "RatecodeID": 1, "store_and_fwd_flag": "N", "PULocationID": 161, "DOLocationID": 236,
-    "payment_type": 1, "fare_amount": 17.0, "extra": 0.0, "mta_tax": 0.5, "tip_amount": 4.2,
-    "tolls_amount": 0.0, "improvement_surcharge": 1.0, "total_amount": 25.2,
-    "congestion_surcharge": 2.5, "airport_fee": 0.0,
-}
 POISON_HANDLER = f'''
 """Test double: the real handler, except that any batch holding the poison crashes it."""
 import base64
@@ -119,7 +114,8 @@ def test_a_poison_record_goes_to_the_on_failure_destination_and_the_shard_flows_
         faults) -> None:
     # GIVEN a handler that crashes on any batch holding the poison record (a bug no test
     # foresaw), and the poison between good trips of the same shard
-    poison = json.dumps({**POISON_TRIP, "trip_distance": 3.0 + uuid.uuid4().int % 10**6 / 1e7,
+    # a valid trip (so that, replayed after the fix, it is scored) plus the poison marker
+    poison = json.dumps({**GOOD_TRIP, "trip_distance": 3.0 + uuid.uuid4().int % 10**6 / 1e7,
                          POISON.decode(): True}).encode()
     with _crashing_handler(faults):
         first = faults.produce(80, seed=105)
@@ -145,7 +141,6 @@ def test_a_poison_record_goes_to_the_on_failure_destination_and_the_shard_flows_
     assert max(raw.values()) == 1
     # AND once the bug is fixed (the real handler is back), replaying the on-failure
     # destination scores the poison record too: nothing was lost
-    sys.path.insert(0, str(REPO / "scripts"))
     from replay_failures import replay
 
     assert replay(faults.settings, say=lambda m: None).records == 1
@@ -185,17 +180,23 @@ def test_retry_on_a_cold_container_after_a_partial_firehose_failure(faults, loca
     print(f"{sum(c - 1 for c in copies)} duplicate rows in raw gold, 0 in distinct gold")
 
 
+def _slow_run(faults: FaultPipeline, proxy: Any, rows: int, seed: int) -> Batch:
+    """Trips whose scoring takes a few seconds (each InvokeEndpoint held 0.4 s), returned once
+    it is under way and not finished: the moment to break something "mid-run"."""
+    proxy.slow_down(0.4)
+    base = faults.records_done()
+    batch = faults.produce(rows, seed=seed)
+    wait_for(lambda: proxy.calls["InvokeEndpoint"] >= 2, 60, "the run to be under way")
+    processed = faults.records_done() - base
+    assert processed < len(batch.valid) + len(batch.invalid), "the run is not over yet"
+    return batch
+
+
 def test_lambda_poller_killed_and_restarted(faults) -> None:
     with faults.proxy("sagemaker-runtime") as proxy:
-        # GIVEN a run that takes a few seconds (each InvokeEndpoint held 0.4 s)
-        proxy.slow_down(0.4)
-        base = faults.records_done()
-        batch = faults.produce(400, seed=108)
-        wait_for(lambda: proxy.calls["InvokeEndpoint"] >= 2, 60, "the run to be under way")
+        _slow_run(faults, proxy, 400, seed=108)
         # WHEN the Lambda service (pollers, checkpoints, workers) is killed with SIGKILL
-        processed = faults.records_done() - base
         faults.kill("lambda")
-        assert processed < len(batch.valid) + len(batch.invalid), "killed mid-run"
         proxy.slow_down(0.0)
         faults.restart_missing()
         # THEN the restarted pollers resume from their checkpoints and everything arrives
@@ -205,18 +206,14 @@ def test_lambda_poller_killed_and_restarted(faults) -> None:
 
 def test_whole_stack_stopped_and_started_mid_run(faults, local_stack) -> None:
     with faults.proxy("sagemaker-runtime") as proxy:
-        proxy.slow_down(0.4)
-        base = faults.records_done()
-        first = faults.produce(400, seed=109)
-        wait_for(lambda: proxy.calls["InvokeEndpoint"] >= 2, 60, "the run to be under way")
-        processed = faults.records_done() - base
+        _slow_run(faults, proxy, 400, seed=109)
         # WHEN every service is stopped (state saved) and started again
         local_stack.restart()
         proxy.slow_down(0.0)
         faults.fast_retries()
         faults.produce(100, seed=110)
+        # THEN what was in flight and what came after arrive, once
         faults.wait_settled()
-    assert processed < len(first.valid) + len(first.invalid), "the restart happened mid-run"
     faults.assert_exact()
 
 
@@ -225,12 +222,12 @@ def test_local_opensearch_restarted(faults) -> None:
     faults.produce(100, seed=111)
     faults.wait_settled()
     # WHEN OpenSearch stops while new trips are scored, and starts again later
-    faults.stop_opensearch()
+    saved = faults.stop_opensearch()
     before = faults.records_done()
     second = faults.produce(100, seed=112)
     wait_for(lambda: faults.records_done() >= before + len(second.valid) + len(second.invalid),
              60, "the Lambda to deliver the trips while OpenSearch is down")
-    faults.restart_missing()
+    faults.start_opensearch(saved)
     # THEN Firehose's retries index them after the restart, and the earlier ones survived
     faults.wait_settled()
     faults.assert_exact()
@@ -281,7 +278,6 @@ def _first_of_a_shard(faults: FaultPipeline, trip_ids: list[str]) -> str:
 def test_hostile_records_script_on_a_running_pipeline(faults) -> None:
     """The issue's "done when", with scripts/hostile_records.py (last: it leaves records that
     are not in the ledger)."""
-    sys.path.insert(0, str(REPO / "scripts"))
     from hostile_records import catalogue, run_check
 
     lines: list[str] = []
