@@ -108,9 +108,18 @@ def _is_collection(value: Any) -> bool:
     return not isinstance(value, str) and hasattr(value, "__len__")
 
 
+def _is_missing(value: Any) -> bool:
+    """None, NaN, or pandas' missing markers (``pd.NA``, ``pd.NaT``) without importing pandas."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 def parse_number(value: Any) -> tuple[float | None, str | None]:
     """Parse a numeric field: (value, None), (None, None) when missing, or (None, error kind)."""
-    if value is None:
+    if _is_missing(value):
         return None, None
     if isinstance(value, bool):
         return None, _NON_NUMERIC
@@ -152,9 +161,7 @@ def parse_timestamp(value: Any) -> tuple[datetime | None, str | None]:
     TLC timestamps are New York wall-clock times without zone; BigQuery exports label the same
     wall-clock values ``+00:00``, so converting to UTC and dropping the zone keeps them intact.
     """
-    if value is None:
-        return None, None
-    if isinstance(value, float) and math.isnan(value):
+    if _is_missing(value):
         return None, None
     if _is_collection(value):
         return None, _WRONG_TYPE
@@ -180,7 +187,7 @@ def parse_timestamp(value: Any) -> tuple[datetime | None, str | None]:
 
 def parse_text(value: Any) -> str | None:
     """Parse a text field: stripped string, or None when missing (see :func:`parse_code`)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _is_missing(value):
         return None
     text = str(value).strip()
     return text or None

@@ -131,6 +131,19 @@ def test_optional_fields_may_be_missing(field: str, value: object) -> None:
     assert check.ok, check.reason
 
 
+def test_columns_missing_from_a_file_are_missing_values_on_both_paths() -> None:
+    # GIVEN a file without the optional text and code columns (pandas fills them with pd.NA)
+    record = {k: v for k, v in GOOD.items()
+              if k not in ("store_and_fwd_flag", "VendorID", "payment_type")}
+    # THEN both paths accept it, the absent codes as missing values
+    assert validate_record(record).trip["store_and_fwd_flag"] is None
+    frame = validate_frame(pd.DataFrame([record, record]))
+    assert len(frame.valid) == 2 and frame.rejected.empty
+    assert frame.valid["store_and_fwd_flag"].isna().all()
+    assert validate_record({**GOOD, "store_and_fwd_flag": pd.NA}).ok
+    assert validate_record({**GOOD, "tip_amount": pd.NA}).trip["tip_amount"] is None
+
+
 def test_first_failing_rule_wins() -> None:
     record = _with(trip_distance=-1, fare_amount=-3, PULocationID=999)
     assert validate_record(record).reason == "negative_distance"
@@ -208,6 +221,7 @@ HOSTILE_VALUES = st.one_of(
                      "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+01:00", "9" * 200]),
     st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.just(_DROP),
 )
 
 
