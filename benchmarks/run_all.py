@@ -77,6 +77,7 @@ class Run:
     benchmark: Benchmark
     command: list[str]
     seconds: float = 0.0
+    load: float = 0.0  # 1-minute load average when it started
     exit_code: int | None = None
     results: dict[str, float] = field(default_factory=dict)
     tail: list[str] = field(default_factory=list)
@@ -125,6 +126,7 @@ def child_env(stack_env: dict[str, str] | None) -> dict[str, str]:
 def run_one(run: Run, env: dict[str, str], timeout_s: float) -> Run:
     """Run a benchmark, echoing its output; collect its RESULT lines."""
     started = time.monotonic()
+    run.load = os.getloadavg()[0]
     lines: list[str] = []
     print(f"\n=== {run.benchmark.name}: {shlex.join(display(run.command))}", flush=True)
     with subprocess.Popen(run.command, cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -247,11 +249,12 @@ def report(runs: list[Run], *, quick: bool, started: datetime, load: tuple[float
         f"| base de puertos | {port_base} |",
         "",
     ]
-    if load[0] > (os.cpu_count() or 1):
+    busiest = max([*load, *(r.load for r in runs)])
+    if busiest > (os.cpu_count() or 1):
         lines += [
-            f"> **Máquina cargada:** la carga media ({load[0]:.1f}) superaba el número de núcleos "
-            f"({os.cpu_count()}): otros procesos compartían la CPU, así que las cifras de tiempo "
-            "y de rendimiento son pesimistas.",
+            f"> **Máquina cargada:** la carga media llegó a {busiest:.1f} con "
+            f"{os.cpu_count()} núcleos: otros procesos compartían la CPU, así que las cifras de "
+            "tiempo y de rendimiento son pesimistas.",
             "",
         ]
     lines += ["Límites de AWS por shard con los que se comparan las cifras:", ""]
@@ -263,7 +266,8 @@ def report(runs: list[Run], *, quick: bool, started: datetime, load: tuple[float
         lines += [
             f"## {b.name}: {b.summary}",
             "",
-            f"`{shlex.join(display(run.command))}` ({status}, {run.seconds:.0f} s)",
+            f"`{shlex.join(display(run.command))}` ({status}, {run.seconds:.0f} s, carga media "
+            f"{run.load:.1f} al empezar)",
             "",
         ]
         if run.results:
