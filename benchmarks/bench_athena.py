@@ -24,6 +24,11 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from results import result
+
+#: What ``run_all.py --quick`` passes (a busy machine).
+QUICK_ARGS = ["--rows", "200000", "--gold-records", "50000"]
+
 
 def trips(rng: np.random.Generator, n: int) -> pd.DataFrame:
     """Synthetic TLC-like trips (canonical column names)."""
@@ -98,6 +103,8 @@ def run(rows: int, gold_records: int, timeout: float) -> None:
         external_location = 's3://{bucket}/training/') AS {select}""", db, output, timeout)
     print(f"CTAS over {rows:,} Parquet rows (filter + features, Parquet GZIP): {seconds:.2f} s "
           f"({rows / seconds:,.0f} rows/s)")
+    result("athena_ctas_s", seconds)
+    result("athena_ctas_rows_per_s", rows / seconds)
     seconds = timed(athena, f"""CREATE TABLE {db}.training_by_day WITH (format = 'PARQUET',
         external_location = 's3://{bucket}/training_by_day/', partitioned_by = ARRAY['day'])
         AS SELECT *, date_format(pickup_datetime, '%Y-%m-%d') AS day FROM ({select})""",
@@ -111,10 +118,17 @@ def run(rows: int, gold_records: int, timeout: float) -> None:
     per_hour = max(1, gold_records // hours)
     frame = trips(rng, per_hour * hours)
     frame["is_outlier"] = rng.random(len(frame)) < 0.03
+    # at-least-once delivery: 1% of the trips are in gold twice (a later processing_time)
+    frame["trip_id"] = [f"{i:020x}" for i in range(len(frame))]
+    frame["processing_time"] = "2024-01-01T00:00:00.000Z"
+    copies = frame.sample(frac=0.01, random_state=7).assign(
+        processing_time="2024-01-01T00:00:01.000Z")
+    frame = pd.concat([frame, copies]).sort_index(kind="stable")
     frame["predicted_fare"] = np.round(frame["fare_amount"] * rng.uniform(0.8, 1.2, len(frame)), 2)
     frame["pickup_datetime"] = frame["pickup_datetime"].dt.strftime("%Y-%m-%d %H:%M:%S")
     frame["dropoff_datetime"] = frame["dropoff_datetime"].dt.strftime("%Y-%m-%d %H:%M:%S")
     records = frame.to_dict(orient="records")
+    per_hour = -(-len(records) // hours)
     for h in range(hours):
         when = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=h)
         body = "".join(json.dumps(r) + "\n" for r in records[h * per_hour:(h + 1) * per_hour])
@@ -125,7 +139,7 @@ def run(rows: int, gold_records: int, timeout: float) -> None:
           f"prefixes in {time.monotonic() - started:.1f} s")
     timed(athena, f"""CREATE EXTERNAL TABLE {db}.gold (vendor_id int, pickup_datetime timestamp,
         fare_amount double, predicted_fare double, trip_distance double, is_outlier boolean,
-        pu_location_id int)
+        pu_location_id int, trip_id string, processing_time string)
         PARTITIONED BY (dt string)
         ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
         LOCATION 's3://{bucket}/gold/'
@@ -140,11 +154,21 @@ def run(rows: int, gold_records: int, timeout: float) -> None:
     seconds = timed(athena, group_by, db, output, timeout)
     print(f"group-by over {hours} gold hour partitions ({len(records):,} JSON records): "
           f"{seconds:.2f} s ({len(records) / seconds:,.0f} records/s)")
+    result("athena_gold_group_by_s", seconds)
+    distinct = f"""WITH trips AS (SELECT * FROM (SELECT t.*, row_number() OVER (
+          PARTITION BY trip_id ORDER BY processing_time) AS copy_rank FROM {db}.gold t)
+          WHERE copy_rank = 1) """ + group_by.replace(f"FROM {db}.gold", "FROM trips")
+    distinct_s = timed(athena, distinct, db, output, timeout)
+    print(f"the same group-by on distinct trips (infra/streaming/gold_distinct_trips.sql, "
+          f"1% duplicates): {distinct_s:.2f} s ({distinct_s / seconds:.2f}x)")
+    result("athena_gold_distinct_group_by_s", distinct_s)
+    result("athena_distinct_overhead_x", distinct_s / seconds)
     seconds = timed(athena, group_by.replace("GROUP BY", "WHERE dt LIKE '2024/01/02/%' GROUP BY"),
                     db, output, timeout)
     print(f"same group-by restricted to one day (24 partitions): {seconds:.2f} s")
-    print(f"a trivial query (SELECT 1), start to SUCCEEDED: "
-          f"{timed(athena, 'SELECT 1', db, output, timeout):.3f} s")
+    trivial = timed(athena, "SELECT 1", db, output, timeout)
+    print(f"a trivial query (SELECT 1), start to SUCCEEDED: {trivial:.3f} s")
+    result("athena_trivial_query_s", trivial)
 
 
 def main() -> int:

@@ -30,6 +30,10 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from results import result
+
+#: What ``run_all.py --quick`` passes (a busy machine).
+QUICK_ARGS = ["--records", "20000"]
 HANDLER = "def handler(event, context):\n    return None\n"
 
 
@@ -152,21 +156,26 @@ def run(records: int, batch_size: int, record_bytes: int, timeout: float) -> Non
     handler_ms = sum(s["duration_ms_total"] for s in shards.values())
     print(f"drained {done} records in {elapsed:.2f} s: {done / elapsed:,.0f} records/s "
           f"({invocations} invocations, BatchSize {batch_size}, {len(shards)} shards)")
+    result("esm_records_per_s", done / elapsed)
+    result("esm_records_per_s_per_shard", done / elapsed / max(1, len(shards)))
     if invocations:
         per_batch = elapsed * 1000 * len(shards) / invocations
         print(f"wall time per batch per shard {per_batch:.2f} ms, handler "
               f"{handler_ms / invocations:.3f} ms -> overhead per invocation "
               f"{per_batch - handler_ms / invocations:.2f} ms (GetRecords, event build, "
               f"worker round trip, checkpoint)")
+        result("esm_overhead_per_invoke_ms", per_batch - handler_ms / invocations)
     ceiling = read_ceiling(stream, records)
     print(f"ceiling: plain GetRecords of both shards in parallel (no Lambda) "
           f"{ceiling:,.0f} records/s -> the mapping reaches {done / elapsed / ceiling:.0%} of it")
+    result("getrecords_ceiling_records_per_s", ceiling)
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
     lam.delete_function(FunctionName=fn)
     kinesis.delete_stream(StreamName=stream)
     rt, hm = worker_round_trip()
     print(f"bare worker round trip with a 500-record event: {rt:.2f} ms per invoke "
           f"(handler {hm:.3f} ms)")
+    result("worker_round_trip_ms", rt)
 
 
 def main() -> int:

@@ -17,7 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import result
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: What ``run_all.py --quick`` passes (a busy machine).
+QUICK_ARGS = ["--rows", "500000"]
 
 
 def run_once(rows: int, fmt: str, chunk_rows: int, anomalies: float) -> dict[str, float]:
@@ -48,6 +52,9 @@ def main() -> int:
     print(f"generate.py --rows {args.rows:,} -> {args.format} (chunks of {args.chunk_rows:,}): "
           f"{r['seconds']:.1f} s wall, {args.rows / r['seconds']:,.0f} trips/s, "
           f"peak RSS {r['peak_mib']:.0f} MiB, file {r['size_mb']:.1f} MB")
+    result("generate_trips_per_s", args.rows / r["seconds"])
+    result("generate_peak_rss_mib", r["peak_mib"])
+    result("generate_rows_count", args.rows)
     return 0
 
 

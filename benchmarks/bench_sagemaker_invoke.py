@@ -3,7 +3,9 @@
 Against the running local stack (``source .local-stack/env.sh`` first), or, with
 ``--own-stack`` (the default when ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` is unset), against a
 temporary stack started and stopped by this script. It trains a model like the project's (12
-features, 100 rounds, depth 6) unless ``--endpoint`` names an existing one.
+features, 100 rounds, depth 6) unless ``--endpoint`` names an existing one. The naive design
+(one request per row, as the course template does per record) is measured on the same endpoint
+for comparison (``naive_invoke_rows_per_s``).
 
     .venv/bin/python benchmarks/bench_sagemaker_invoke.py --requests 2000 --threads 1
 """
@@ -27,6 +29,10 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from results import result
+
+#: What ``run_all.py --quick`` passes (a busy machine).
+QUICK_ARGS = ["--requests", "300"]
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 N_FEATURES = 12
@@ -104,7 +110,8 @@ def deploy_endpoint(rows: int = 5000) -> str:
     return job
 
 
-def run(endpoint: str, requests: int, batch: int, threads: int) -> None:
+def run(endpoint: str, requests: int, batch: int, threads: int,
+        prefix: str = "invoke") -> None:
     """Send ``requests`` batches from ``threads`` clients; print latency and throughput."""
     runtime = boto3.client("sagemaker-runtime", config=Config(max_pool_connections=threads + 2))
     rng = np.random.default_rng(1)
@@ -131,6 +138,11 @@ def run(endpoint: str, requests: int, batch: int, threads: int) -> None:
     print(f"  latency p50 {p50:.2f} ms  p99 {p99:.2f} ms")
     rate = requests / elapsed
     print(f"  throughput {rate:.0f} requests/s  {rate * batch:,.0f} rows/s")
+    if threads == 1:
+        if prefix == "invoke":
+            result(f"{prefix}_{batch}_rows_p50_ms", p50)
+            result(f"{prefix}_{batch}_rows_p99_ms", p99)
+        result(f"{prefix}_rows_per_s", rate * batch)
 
 
 def main() -> None:
@@ -152,6 +164,8 @@ def main() -> None:
         endpoint = args.endpoint or deploy_endpoint()
         for threads in sorted({1, args.threads}):
             run(endpoint, args.requests, args.batch, threads)
+        print("naive design: one request per row")
+        run(endpoint, min(args.requests, 500), 1, 1, prefix="naive_invoke")
 
 
 if __name__ == "__main__":

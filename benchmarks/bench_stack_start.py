@@ -18,9 +18,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import boto3
+from results import result
 
 from local.settings import StackConfig
 from local.stack import Stack
+
+#: What ``run_all.py --quick`` passes (a busy machine).
+QUICK_ARGS = ["--s3-mb", "10", "--records", "5000", "--docs", "1000"]
 
 
 def _timed(fn) -> float:  # type: ignore[no-untyped-def]
@@ -91,6 +95,9 @@ def main() -> int:
           f"({args.s3_mb} MiB S3, {args.items} DynamoDB items, {args.records} Kinesis records, "
           f"{args.docs} OpenSearch docs)")
     print(f"restart (stop + start) with state   : {restart:6.2f} s")
+    for name, value in (("cold_start_s", cold), ("second_start_s", again), ("stop_s", stop),
+                        ("warm_start_s", warm), ("restart_s", restart)):
+        result(f"stack_{name}", value)
     return 0
 
 

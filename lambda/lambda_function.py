@@ -4,6 +4,12 @@ Set-up happens once per execution environment (module level); each invocation sc
 batch (:mod:`scoring`) and returns the partial batch response, so only records that hit a
 transient failure are retried by the event source mapping (``ReportBatchItemFailures``).
 Handler: ``lambda_function.lambda_handler``.
+
+No payload makes the handler raise: bad records are quarantined. Transient failures are retried
+inside the invocation for up to ``TRANSIENT_RETRY_S`` (bounded by the time left), so that a
+short outage does not use up the mapping's finite ``MaximumRetryAttempts``. An exception that
+still escapes is a bug: it fails the invocation, the mapping bisects the batch to isolate the
+record and, after its retries, sends that record to the on-failure destination.
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ from telemetry import logger, metrics, publish
 from threshold_source import ThresholdSource
 
 settings = ScorerSettings.from_env()
-_client_config = Config(retries={"mode": "standard", "max_attempts": 3},
-                        connect_timeout=5, read_timeout=30, max_pool_connections=4)
+#: A scoring pass must fit in the time left: at worst 3 attempts x (2 + 10) s per endpoint call.
+_client_config = Config(retries={"mode": "standard", "total_max_attempts": 3},
+                        connect_timeout=2, read_timeout=10, max_pool_connections=4)
+#: Time kept back from the in-invocation retries for one more full pass and the response.
+PASS_RESERVE_S = 45.0
 _firehose = boto3.client("firehose", region_name=settings.region, config=_client_config)
 scorer = BatchScorer(
     endpoint=FareEndpoint(
@@ -57,7 +66,9 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams,
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    outcome = scorer.score(event["Records"])
+    left_s = context.get_remaining_time_in_millis() / 1000.0
+    patience_s = min(settings.transient_retry_s, left_s - PASS_RESERVE_S)
+    outcome = scorer.score(event["Records"], patience_s=patience_s)
     publish(outcome)
     return process_partial_response(event=event, record_handler=outcome.check_record,
                                     processor=processor, context=context)

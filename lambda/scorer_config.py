@@ -15,6 +15,11 @@ INFERENCE_MAX_ROWS, INFERENCE_MAX_BYTES
     size of one InvokeEndpoint request (defaults 5,000 rows and 5 MB, under the 6 MB limit).
 FIREHOSE_MAX_ATTEMPTS
     PutRecordBatch attempts for records that keep failing (default 4).
+TRANSIENT_RETRY_S
+    how long one invocation keeps retrying records that hit a transient failure (endpoint
+    throttled or down, Firehose or DynamoDB failing) before it hands them back to the event
+    source mapping as ``batchItemFailures`` (default 60; never past the function's timeout
+    minus the time one more pass may take). 0 hands them back at once.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ ENV_THRESHOLDS_MAX_AGE = "THRESHOLDS_MAX_AGE_S"
 ENV_INFERENCE_MAX_ROWS = "INFERENCE_MAX_ROWS"
 ENV_INFERENCE_MAX_BYTES = "INFERENCE_MAX_BYTES"
 ENV_FIREHOSE_MAX_ATTEMPTS = "FIREHOSE_MAX_ATTEMPTS"
+ENV_TRANSIENT_RETRY_S = "TRANSIENT_RETRY_S"
 
 THRESHOLD_MODES = ("auto", "fixed")
 #: SageMaker real-time request limit is 6 MB; keep a margin.
@@ -51,6 +57,7 @@ class ScorerSettings:
     inference_max_rows: int = 5_000
     inference_max_bytes: int = MAX_INFERENCE_BYTES
     firehose_max_attempts: int = 4
+    transient_retry_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ScorerSettings:
@@ -72,4 +79,5 @@ class ScorerSettings:
             inference_max_rows=int(env.get(ENV_INFERENCE_MAX_ROWS) or 5_000),
             inference_max_bytes=min(max_bytes, MAX_INFERENCE_BYTES),
             firehose_max_attempts=int(env.get(ENV_FIREHOSE_MAX_ATTEMPTS) or 4),
+            transient_retry_s=max(0.0, float(env.get(ENV_TRANSIENT_RETRY_S) or 60.0)),
         )

@@ -1,10 +1,11 @@
 """Structured logs and CloudWatch embedded-metric-format (EMF) metrics of the scoring Lambda.
 
 Metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``, default ``TaxiFares``): ``Records``,
-``Scored``, ``Outliers``, ``Quarantined``, ``RetriedRecords``, ``EndpointLatency`` (ms, one value
-per InvokeEndpoint call), ``EndpointCalls``, and ``MeanAbsResidual`` per ``ModelVersion``: the
-rolling mean of |actual - predicted| over the last ``ROLLING_WINDOW`` scored trips of that
-model version in this execution environment (a drift signal to alarm on).
+``Scored``, ``Outliers``, ``Quarantined``, ``RetriedRecords`` (handed back to the event source
+mapping), ``RetriedInPlace`` (passes retried inside the invocation), ``EndpointLatency`` (ms,
+one value per InvokeEndpoint call), ``EndpointCalls``, and ``MeanAbsResidual`` per
+``ModelVersion``: the rolling mean of |actual - predicted| over the last ``ROLLING_WINDOW``
+scored trips of that model version in this execution environment (a drift signal to alarm on).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def publish(outcome: BatchOutcome) -> None:
     metrics.add_metric(name="Outliers", unit=MetricUnit.Count, value=outcome.outliers)
     metrics.add_metric(name="Quarantined", unit=MetricUnit.Count, value=outcome.quarantined)
     metrics.add_metric(name="RetriedRecords", unit=MetricUnit.Count, value=outcome.retry)
+    metrics.add_metric(name="RetriedInPlace", unit=MetricUnit.Count,
+                       value=outcome.retried_in_place)
     metrics.add_metric(name="EndpointCalls", unit=MetricUnit.Count, value=outcome.endpoint_calls)
     for latency in outcome.endpoint_latency_ms[:100]:
         metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency)
@@ -71,6 +74,7 @@ def publish(outcome: BatchOutcome) -> None:
             "records": outcome.records, "scored": outcome.scored, "outliers": outcome.outliers,
             "quarantined": outcome.quarantined, "quarantine_reasons": outcome.quarantine_reasons,
             "retry": outcome.retry, "retry_reason": outcome.retry_reason,
+            "retried_in_place": outcome.retried_in_place,
             "endpoint_calls": outcome.endpoint_calls,
             "mean_abs_residual": rolling,
         },

@@ -7,7 +7,12 @@ PutRecordBatch) and anything else that must respect a per-call item and byte lim
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+#: Kinesis PutRecords takes at most 500 records per call.
+PUT_RECORDS_MAX = 500
 
 
 def split_by_limits(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tuple[int, int]]:
@@ -31,3 +36,35 @@ def backoff_seconds(attempt: int, base_s: float, cap_s: float) -> float:
     """Exponential backoff with "equal jitter" before retry number ``attempt`` (1, 2, ...)."""
     ceiling = min(cap_s, base_s * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def put_records(client: Any, stream: str, entries: Sequence[Mapping[str, Any]], *,
+                attempts: int = 10, base_s: float = 0.1, cap_s: float = 5.0,
+                sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """Kinesis ``PutRecords`` of ``entries`` (``Data``, ``PartitionKey``) in calls of 500,
+    retrying only the entries that failed; the sequence number of each entry, in order.
+
+    For scripts that put a known set of records (tests, benchmarks, replays); the producer has
+    its own sender. Raises RuntimeError when entries still fail after ``attempts``.
+    """
+    sequences = [""] * len(entries)
+    for start in range(0, len(entries), PUT_RECORDS_MAX):
+        pending = list(range(start, min(start + PUT_RECORDS_MAX, len(entries))))
+        for attempt in range(attempts):
+            if attempt:
+                sleep(backoff_seconds(attempt, base_s, cap_s))
+            response = client.put_records(StreamName=stream,
+                                          Records=[dict(entries[i]) for i in pending])
+            failed = []
+            for i, result in zip(pending, response["Records"], strict=True):
+                if result.get("SequenceNumber") and not result.get("ErrorCode"):
+                    sequences[i] = result["SequenceNumber"]
+                else:
+                    failed.append(i)
+            pending = failed
+            if not pending:
+                break
+        if pending:
+            raise RuntimeError(f"{len(pending)} records not accepted by {stream} "
+                               f"after {attempts} attempts")
+    return sequences

@@ -48,7 +48,8 @@ TRIP_FIELDS: tuple[str, ...] = (
     "airport_fee",
 )
 
-#: Optional identifier added by the producer; kept by the contract when present.
+#: The trip's identifier: always computed from its own fields (:func:`trip_id_for`), never
+#: taken from the input, so a record cannot choose (or collide with) another trip's id.
 TRIP_ID = "trip_id"
 
 TIMESTAMP_FIELDS = ("pickup_datetime", "dropoff_datetime")
@@ -74,6 +75,30 @@ FLOAT_FIELDS = (
 )
 NUMERIC_FIELDS = INTEGER_FIELDS + FLOAT_FIELDS
 TEXT_FIELDS = ("taxi_type", "store_and_fwd_flag")
+
+# --- the TLC data dictionary: the codes each categorical field may take -----------------------
+#: VendorID: 1 Creative Mobile Technologies, 2 Curb Mobility (VeriFone), 6 Myle Technologies,
+#: 7 Helix (2024 dictionary); 4 is not in the dictionary but occurs in real 2018-2020 files.
+KNOWN_VENDOR_IDS = frozenset({1, 2, 4, 6, 7})
+#: RatecodeID: 1 standard, 2 JFK, 3 Newark, 4 Nassau/Westchester, 5 negotiated, 6 group ride,
+#: 99 unknown (seen in 2023-24 data).
+KNOWN_RATE_CODES = frozenset({1, 2, 3, 4, 5, 6, 99})
+#: payment_type: 0 flex fare/unknown, 1 credit card, 2 cash, 3 no charge, 4 dispute,
+#: 5 unknown, 6 voided trip.
+KNOWN_PAYMENT_TYPES = frozenset(range(7))
+#: store_and_fwd_flag: Y (stored in the vehicle, sent later) or N; empty when not reported.
+STORE_AND_FWD_FLAGS = frozenset({"Y", "N"})
+#: Integer code fields checked against the dictionary by the generic ``unknown_code`` rule
+#: (``rate_code_id`` keeps its own historical reason, ``unknown_rate_code``).
+INTEGER_CODES: dict[str, frozenset[int]] = {
+    "vendor_id": KNOWN_VENDOR_IDS,
+    "payment_type": KNOWN_PAYMENT_TYPES,
+}
+#: Text code fields (compared after stripping; ``taxi_type`` case-insensitively).
+TEXT_CODES: dict[str, frozenset[str]] = {
+    "store_and_fwd_flag": STORE_AND_FWD_FLAGS,
+    "taxi_type": frozenset(TAXI_TYPES),
+}
 
 #: Fields without which a trip cannot be scored.
 REQUIRED_FIELDS = (
@@ -101,7 +126,7 @@ _ALIASES: dict[str, str] = {
     "imp_surcharge": "improvement_surcharge",
 }
 COLUMN_ALIASES: dict[str, str] = {
-    **{name: name for name in (*TRIP_FIELDS, TRIP_ID)},
+    **{name: name for name in TRIP_FIELDS},
     **_ALIASES,
 }
 
@@ -122,8 +147,9 @@ def taxi_type_from_columns(columns: list[str] | tuple[str, ...]) -> str:
 def normalize_record(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Map one record of any TLC variant onto canonical names (values untouched).
 
-    Unknown keys are dropped; missing fields are None. ``taxi_type`` comes from the record when
-    present, else from the column prefix. The first source column wins when two map to one field.
+    Unknown keys (``trip_id`` among them: it is computed, never read) are dropped; missing fields
+    are None. ``taxi_type`` comes from the record when present, else from the column prefix.
+    The first source column wins when two map to one field.
     """
     record: dict[str, Any] = dict.fromkeys(TRIP_FIELDS)
     seen: set[str] = set()
@@ -135,14 +161,12 @@ def normalize_record(raw: Mapping[str, Any]) -> dict[str, Any]:
         record[name] = value
     if record["taxi_type"] in (None, ""):
         record["taxi_type"] = taxi_type_from_columns(list(map(str, raw.keys())))
-    if TRIP_ID in seen:
-        return record
-    record.pop(TRIP_ID, None)
     return record
 
 
 def normalize_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Rename the columns of any TLC variant to canonical names; drop the rest; add missing ones."""
+    """Rename the columns of any TLC variant to canonical names; drop the rest (``trip_id``
+    too); add missing ones."""
     import pandas as pd  # lazy: the Lambda never calls this
 
     renames: dict[str, str] = {}
@@ -156,8 +180,7 @@ def normalize_frame(df: pd.DataFrame) -> pd.DataFrame:
     for name in TRIP_FIELDS:
         if name not in out.columns:
             out[name] = pd.NA if name in TEXT_FIELDS else float("nan")
-    ordered = [*((TRIP_ID,) if TRIP_ID in out.columns else ()), *TRIP_FIELDS]
-    return out[ordered].reset_index(drop=True)
+    return out[list(TRIP_FIELDS)].reset_index(drop=True)
 
 
 def trip_id_for(trip: Mapping[str, Any]) -> str:
@@ -167,7 +190,26 @@ def trip_id_for(trip: Mapping[str, Any]) -> str:
     makes the gold layer and the search index idempotent.
     """
     key = "|".join(_id_part(trip.get(name)) for name in _ID_FIELDS)
-    return hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
+    return hashlib.sha1(key.encode("utf-8", "surrogatepass"),
+                        usedforsecurity=False).hexdigest()[:20]
+
+
+def raw_trip_id(raw: Mapping[str, Any]) -> str:
+    """The id of a record that may not validate, computed like the producer does for it.
+
+    The producer sends an invalid row as its canonical raw values and names it
+    ``trip_id_for(values)``; this gives the same id from the received record, so quarantined
+    rows can be matched to what was sent. Only scalar values take part (a nested value counts
+    as its type name), so no input can make this slow or deep.
+    """
+    record = normalize_record(raw)
+    flat = {name: value if _is_scalar(value) else f"<{type(value).__name__}>"
+            for name, value in record.items()}
+    return trip_id_for(flat)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 _ID_FIELDS = (

@@ -10,9 +10,10 @@ to text columns (messy CSV) and uses vectorised arithmetic on typed columns.
 
 Rejection reasons (first failing rule wins, in this order):
 
-``missing_field:<f>``, ``non_numeric:<f>``, ``non_finite:<f>``, ``non_integer:<f>``,
-``bad_timestamp:<f>``
+``missing_field:<f>``, ``wrong_type:<f>``, ``non_numeric:<f>``, ``non_finite:<f>``,
+``non_integer:<f>``, ``bad_timestamp:<f>``
     a field of the record cannot be read (fields checked in :data:`TRIP_FIELDS` order);
+    ``wrong_type`` is a list or object where a single value belongs;
 ``dropoff_not_after_pickup``, ``duration_too_long``, ``pickup_out_of_range``
     impossible or implausible times;
 ``negative_distance``, ``absurd_distance``
@@ -20,7 +21,14 @@ Rejection reasons (first failing rule wins, in this order):
 ``unknown_location:<f>``
     zone id outside 1..265;
 ``unknown_rate_code``, ``absurd_passenger_count``, ``negative_fare``, ``absurd_fare``
-    categorical or amount values outside what the TLC defines.
+    categorical or amount values outside what the TLC defines;
+``unknown_code:<f>``
+    a code field outside the TLC data dictionary (:mod:`taximl.schema`): ``taxi_type``
+    (yellow/green), ``vendor_id``, ``store_and_fwd_flag`` (Y, N or empty), ``payment_type``.
+    No free text passes validation: every text field of a valid trip is one of its codes.
+
+Values are bounded before they are parsed (:data:`MAX_SCALAR_TEXT` characters for numbers and
+timestamps), so a hostile record costs as little as a good one and no input raises.
 """
 
 from __future__ import annotations
@@ -33,15 +41,18 @@ from typing import TYPE_CHECKING, Any
 
 from taximl.schema import (
     FLOAT_FIELDS,
+    INTEGER_CODES,
     INTEGER_FIELDS,
+    KNOWN_RATE_CODES,
     REQUIRED_FIELDS,
+    TEXT_CODES,
     TIMESTAMP_FIELDS,
     TRIP_FIELDS,
-    TRIP_ID,
     normalize_record,
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 # --- limits ------------------------------------------------------------------------------
@@ -50,8 +61,10 @@ MAX_DISTANCE_MILES = 150.0
 MAX_FARE = 1000.0
 MAX_PASSENGERS = 9
 MIN_LOCATION_ID, MAX_LOCATION_ID = 1, 265
-KNOWN_RATE_CODES = frozenset({1, 2, 3, 4, 5, 6, 99})
 PICKUP_RANGE = (datetime(2009, 1, 1), datetime(2031, 1, 1))
+
+#: Longest text read as a number or a timestamp (``2024-01-31T23:59:59.999999+00:00`` is 32).
+MAX_SCALAR_TEXT = 64
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -61,6 +74,8 @@ _NON_NUMERIC = "non_numeric"
 _NON_FINITE = "non_finite"
 _NON_INTEGER = "non_integer"
 _BAD_TIMESTAMP = "bad_timestamp"
+_WRONG_TYPE = "wrong_type"
+_UNKNOWN_CODE = "unknown_code"
 
 
 @dataclass(frozen=True)
@@ -88,16 +103,39 @@ class FrameCheck:
 
 
 # --- scalar parsers (shared by both paths) -------------------------------------------------
+def _is_collection(value: Any) -> bool:
+    """A list, object, array or bytes where one value belongs (strings are single values)."""
+    return not isinstance(value, str) and hasattr(value, "__len__")
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, or pandas' missing markers (``pd.NA``, ``pd.NaT``) without importing pandas."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 def parse_number(value: Any) -> tuple[float | None, str | None]:
     """Parse a numeric field: (value, None), (None, None) when missing, or (None, error kind)."""
-    if value is None or isinstance(value, bool):
-        return (None, None) if value is None else (None, _NON_NUMERIC)
+    if _is_missing(value):
+        return None, None
+    if isinstance(value, bool):
+        return None, _NON_NUMERIC
+    if _is_collection(value):
+        return None, _WRONG_TYPE
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            return None, _NON_FINITE
     else:
         text = str(value).strip()
         if not text:
             return None, None
+        if len(text) > MAX_SCALAR_TEXT:
+            return None, _NON_NUMERIC
         try:
             number = float(text)
         except ValueError:
@@ -123,31 +161,52 @@ def parse_timestamp(value: Any) -> tuple[datetime | None, str | None]:
     TLC timestamps are New York wall-clock times without zone; BigQuery exports label the same
     wall-clock values ``+00:00``, so converting to UTC and dropping the zone keeps them intact.
     """
-    if value is None:
+    if _is_missing(value):
         return None, None
-    if isinstance(value, float) and math.isnan(value):
-        return None, None
+    if _is_collection(value):
+        return None, _WRONG_TYPE
     if isinstance(value, datetime):
         parsed = value
     else:
         text = str(value).strip()
         if not text or text.lower() in ("nat", "nan", "none"):
             return None, None
+        if len(text) > MAX_SCALAR_TEXT:
+            return None, _BAD_TIMESTAMP
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             return None, _BAD_TIMESTAMP
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        except (OverflowError, ValueError):  # e.g. 9999-12-31T23:00-05:00 is past year 9999 UTC
+            return None, _BAD_TIMESTAMP
     return parsed, None
 
 
 def parse_text(value: Any) -> str | None:
-    """Parse a text field: stripped string, or None when missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """Parse a text field: stripped string, or None when missing (see :func:`parse_code`)."""
+    if _is_missing(value):
         return None
     text = str(value).strip()
     return text or None
+
+
+def parse_code(value: Any) -> tuple[str | None, str | None]:
+    """Parse a text code field: (stripped text or None, None), or (None, ``wrong_type``)."""
+    if _is_collection(value):
+        return None, _WRONG_TYPE
+    return parse_text(value), None
+
+
+def _code_ok(name: str, value: Any) -> bool:
+    """Whether a parsed value is a code of the TLC dictionary (missing values pass)."""
+    if value is None:
+        return True
+    if name in TEXT_CODES:
+        return (value.lower() if name == "taxi_type" else value) in TEXT_CODES[name]
+    return value in INTEGER_CODES[name]
 
 
 # --- single-record path ------------------------------------------------------------------
@@ -164,7 +223,7 @@ def validate_record(raw: Mapping[str, Any]) -> RecordCheck:
         elif name in FLOAT_FIELDS:
             parsed, error = parse_number(value)
         else:
-            parsed, error = parse_text(value), None
+            parsed, error = parse_code(value)
         if error is not None:
             return RecordCheck(None, f"{error}:{name}")
         if parsed is None and name in REQUIRED_FIELDS:
@@ -177,8 +236,6 @@ def validate_record(raw: Mapping[str, Any]) -> RecordCheck:
         if trip[name] is not None:
             trip[name] = int(trip[name])
     trip["taxi_type"] = (trip["taxi_type"] or "yellow").lower()
-    if record.get(TRIP_ID) not in (None, ""):
-        trip = {TRIP_ID: str(record[TRIP_ID]), **trip}
     return RecordCheck(trip, None)
 
 
@@ -210,7 +267,14 @@ def _semantic_reason(trip: Mapping[str, Any]) -> str | None:
         return "negative_fare"
     if fare > MAX_FARE:
         return "absurd_fare"
+    for name in _CODE_FIELDS:
+        if not _code_ok(name, trip[name]):
+            return f"{_UNKNOWN_CODE}:{name}"
     return None
+
+
+#: Code fields in :data:`TRIP_FIELDS` order (the order their ``unknown_code`` rules apply).
+_CODE_FIELDS = tuple(name for name in TRIP_FIELDS if name in TEXT_CODES or name in INTEGER_CODES)
 
 
 # --- frame path --------------------------------------------------------------------------
@@ -236,9 +300,9 @@ def validate_frame(df: pd.DataFrame) -> FrameCheck:
         elif name in FLOAT_FIELDS:
             values, errors = _number_column(column)
         else:
-            values, errors = _text_column(column), pd.Series([None] * n, dtype=object)
+            values, errors = _text_column(column)
         typed[name] = values
-        for kind in (_NON_NUMERIC, _NON_FINITE, _NON_INTEGER, _BAD_TIMESTAMP):
+        for kind in (_WRONG_TYPE, _NON_NUMERIC, _NON_FINITE, _NON_INTEGER, _BAD_TIMESTAMP):
             mask = (errors == kind).to_numpy(dtype=bool)
             if mask.any():
                 conditions.append(mask)
@@ -281,6 +345,8 @@ def validate_frame(df: pd.DataFrame) -> FrameCheck:
             (fare < 0, "negative_fare"),
             (fare > MAX_FARE, "absurd_fare"),
         ]
+        for name in _CODE_FIELDS:
+            semantic.append((_unknown_codes(name, typed[name]), f"{_UNKNOWN_CODE}:{name}"))
     for mask, reason in semantic:
         conditions.append(np.asarray(mask, dtype=bool))
         reasons.append(reason)
@@ -292,8 +358,6 @@ def validate_frame(df: pd.DataFrame) -> FrameCheck:
     for name in INTEGER_FIELDS:
         out[name] = _to_int64(out[name])
     out["taxi_type"] = out["taxi_type"].fillna("yellow").str.lower()
-    if TRIP_ID in frame.columns:
-        out.insert(0, TRIP_ID, frame[TRIP_ID].map(parse_text))
     valid = out[~bad].reset_index(drop=True)
     rejected = frame[bad].reset_index(drop=True)
     rejected["reason"] = reason_per_row[bad]
@@ -346,8 +410,19 @@ def _timestamp_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
     return pd.to_datetime(values).astype("datetime64[us]"), errors
 
 
-def _text_column(column: pd.Series) -> pd.Series:
-    return column.astype(object).map(parse_text).astype(object)
+def _text_column(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return _split(column.astype(object).map(parse_code), column.index)
+
+
+def _unknown_codes(name: str, values: pd.Series) -> np.ndarray:
+    """Rows whose (present) value is not a code of the dictionary: :func:`_code_ok`, vectorised."""
+    if name in TEXT_CODES:
+        allowed = list(TEXT_CODES[name])
+        if name == "taxi_type":
+            values = values.str.lower()
+    else:
+        allowed = list(INTEGER_CODES[name])
+    return (values.notna() & ~values.isin(allowed)).to_numpy(dtype=bool)
 
 
 def _to_int64(values: pd.Series) -> pd.Series:

@@ -7,6 +7,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from taximl.validation import validate_frame, validate_record
 
@@ -73,6 +75,22 @@ CASES = [
     ("absurd_passenger_count", {"passenger_count": 12}),
     ("negative_fare", {"fare_amount": -5.0}),
     ("absurd_fare", {"fare_amount": 25000}),
+    # hostile or buggy producers: wrong types, overflow, huge text, values off the dictionary
+    ("wrong_type:fare_amount", {"fare_amount": [17.0]}),
+    ("wrong_type:pickup_datetime", {"tpep_pickup_datetime": {"$date": 1}}),
+    ("wrong_type:store_and_fwd_flag", {"store_and_fwd_flag": ["Y"]}),
+    ("non_finite:fare_amount", {"fare_amount": 10**400}),
+    ("non_numeric:trip_distance", {"trip_distance": "1" * 900_000}),
+    ("bad_timestamp:pickup_datetime", {"tpep_pickup_datetime": "2023-03-01 08:15:00" * 50}),
+    ("bad_timestamp:dropoff_datetime", {"tpep_dropoff_datetime": "9999-12-31T23:00:00-05:00"}),
+    ("unknown_code:vendor_id", {"VendorID": 3}),
+    ("unknown_code:payment_type", {"payment_type": 7}),
+    ("unknown_code:store_and_fwd_flag", {"store_and_fwd_flag": "<script>alert(1)</script>"}),
+    ("unknown_code:store_and_fwd_flag", {"store_and_fwd_flag": "N'; DROP TABLE trips;--"}),
+    ("unknown_code:store_and_fwd_flag", {"store_and_fwd_flag": "\x1b[31mY"}),
+    ("unknown_code:store_and_fwd_flag", {"store_and_fwd_flag": "x" * 900_000}),
+    ("unknown_code:store_and_fwd_flag", {"store_and_fwd_flag": 1}),
+    ("unknown_code:taxi_type", {"taxi_type": "limousine"}),
 ]
 
 
@@ -103,11 +121,27 @@ def test_good_record_is_typed_and_canonical() -> None:
         ("congestion_surcharge", ""),
         ("airport_fee", _DROP),
         ("store_and_fwd_flag", None),
+        ("store_and_fwd_flag", " "),
+        ("VendorID", None),
+        ("payment_type", float("nan")),
     ],
 )
 def test_optional_fields_may_be_missing(field: str, value: object) -> None:
     check = validate_record(_with(**{field: value}))
     assert check.ok, check.reason
+
+
+def test_columns_missing_from_a_file_are_missing_values_on_both_paths() -> None:
+    # GIVEN a file without the optional text and code columns (pandas fills them with pd.NA)
+    record = {k: v for k, v in GOOD.items()
+              if k not in ("store_and_fwd_flag", "VendorID", "payment_type")}
+    # THEN both paths accept it, the absent codes as missing values
+    assert validate_record(record).trip["store_and_fwd_flag"] is None
+    frame = validate_frame(pd.DataFrame([record, record]))
+    assert len(frame.valid) == 2 and frame.rejected.empty
+    assert frame.valid["store_and_fwd_flag"].isna().all()
+    assert validate_record({**GOOD, "store_and_fwd_flag": pd.NA}).ok
+    assert validate_record({**GOOD, "tip_amount": pd.NA}).trip["tip_amount"] is None
 
 
 def test_first_failing_rule_wins() -> None:
@@ -158,7 +192,50 @@ def test_typed_parquet_like_columns_take_the_vectorised_path() -> None:
     assert check.reason_counts() == {"non_finite:fare_amount": 1}
 
 
-def test_trip_id_is_kept_when_present() -> None:
-    record = {"trip_id": "abc123", **GOOD}
-    assert validate_record(record).trip["trip_id"] == "abc123"
-    assert validate_frame(pd.DataFrame([record])).valid["trip_id"].tolist() == ["abc123"]
+def test_trip_id_from_the_input_is_never_trusted() -> None:
+    # GIVEN a record that claims another trip's id  WHEN validated on either path
+    record = {"trip_id": "<b>someone-else</b>", **GOOD}
+    # THEN the claim is dropped like any unknown field: the id is computed from the trip
+    assert "trip_id" not in validate_record(record).trip
+    assert "trip_id" not in validate_frame(pd.DataFrame([record])).valid.columns
+    assert validate_record(record).trip == validate_record(GOOD).trip
+
+
+def test_every_text_field_of_a_valid_trip_is_a_dictionary_code() -> None:
+    trip = validate_record(_with(store_and_fwd_flag=" Y ", taxi_type="GREEN")).trip
+    assert trip["store_and_fwd_flag"] == "Y" and trip["taxi_type"] == "green"
+    frame = validate_frame(pd.DataFrame([_with(store_and_fwd_flag=" Y ", taxi_type="GREEN")]))
+    assert frame.valid[["store_and_fwd_flag", "taxi_type"]].iloc[0].tolist() == ["Y", "green"]
+
+
+# --- property: whatever a producer sends, both paths decide alike and neither raises ---------
+HOSTILE_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**308, max_value=10**320),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(["", " ", "Y", "N", "y", "yellow", "GREEN", "<script>alert(1)</script>",
+                     "1e999", "NaN", "-0", "0x10", "2023-03-01 08:20:00", "2023-03-01T08:20+05:00",
+                     "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+01:00", "9" * 200]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.just(_DROP),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.dictionaries(st.sampled_from(sorted(GOOD)), HOSTILE_VALUES, min_size=1,
+                               max_size=4))
+def test_record_and_frame_paths_agree_on_hostile_values(changes: dict) -> None:
+    record = _with(**changes)
+    check = validate_record(record)
+    frame = validate_frame(pd.DataFrame([GOOD, record]))
+    assert len(frame.valid) == (2 if check.ok else 1)
+    if check.ok:
+        assert frame.rejected.empty
+        assert frame.valid.iloc[1]["fare_amount"] == check.trip["fare_amount"]
+        assert check.trip["store_and_fwd_flag"] in (None, "Y", "N")
+    else:
+        assert list(frame.rejected["reason"]) == [check.reason]

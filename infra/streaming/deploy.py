@@ -7,8 +7,16 @@ Usage::
 Does exactly what the CLI commands of ``docs/streaming.md`` do, with the same rendered JSON
 files (``infra/streaming/render.py``): Kinesis stream, gold bucket, Firehose role, the
 OpenSearch index template, the gold (OpenSearch + S3 copy of every document) and quarantine
-delivery streams, the Lambda role, the function (``lambda.zip``) and its event source mapping.
-Resources that exist are left as they are (the function code is updated), so it can be re-run.
+delivery streams, the Lambda role, the function (``lambda.zip``), its event source mapping, and
+the iterator-age alarm (``iterator-age-alarm.json``) with its SNS topic. Resources that exist
+are kept; the function's code and configuration and the mapping's failure-handling settings
+are brought up to date, so it can be re-run after a change of those files.
+
+Failure handling (``event-source-mapping.json``, ``lambda-function.json``; the numbers are
+explained in ``docs/streaming.md``): ``ReportBatchItemFailures``, bisect on function errors,
+``MaximumRetryAttempts`` 10, the S3 on-failure destination (which receives the records), a
+120 s function timeout of which up to 60 s (``TRANSIENT_RETRY_S``) absorb a transient outage
+inside one invocation, and an alarm when the function lags its stream by over 2 minutes.
 """
 
 from __future__ import annotations
@@ -39,6 +47,12 @@ logger = logging.getLogger(__name__)
 
 FIREHOSE_POLICY = "firehose-delivery"
 LAMBDA_POLICY = "fare-scorer"
+#: Mapping settings UpdateEventSourceMapping can change (the rest is fixed at creation).
+UPDATABLE_MAPPING_KEYS = (
+    "BatchSize", "MaximumBatchingWindowInSeconds", "ParallelizationFactor",
+    "FunctionResponseTypes", "BisectBatchOnFunctionError", "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds", "DestinationConfig",
+)
 
 
 def _exists(call: Callable[[], Any], *codes: str) -> bool:
@@ -146,16 +160,49 @@ def deploy_streaming(
         FunctionName=name, EventSourceArn=mapping["EventSourceArn"])["EventSourceMappings"]
     if existing:
         uuid = existing[0]["UUID"]
+        changes = mapping_changes(existing[0], mapping)
+        if changes:
+            _wait(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
+                  "event source mapping")
+            lam.update_event_source_mapping(UUID=uuid, **changes)
+            say(f"updated event source mapping {uuid}: {', '.join(sorted(changes))}")
     else:
         uuid = lam.create_event_source_mapping(**mapping)["UUID"]
         say(f"created event source mapping {uuid} (ReportBatchItemFailures, bisect, "
-            "on-failure destination)")
+            f"{mapping['MaximumRetryAttempts']} retries, on-failure destination)")
     _wait(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled",
           "event source mapping")
+
+    # --- alarm: the function falls behind its stream ---------------------------------------
+    alarm = json.loads(doc("streaming", "iterator-age-alarm.json"))
+    topic = _ensure_topic(boto3.client("sns", region_name=region), alarm["AlarmActions"][0])
+    boto3.client("cloudwatch", region_name=region).put_metric_alarm(**alarm)
+    say(f"alarm {alarm['AlarmName']} (IteratorAge > {alarm['Threshold'] / 1000:.0f} s) -> {topic}")
     return {"stream": settings.stream_name, "function": name, "mapping": uuid,
             "gold_stream": settings.gold_delivery_stream,
             "quarantine_stream": settings.quarantine_delivery_stream,
-            "gold_bucket": settings.gold_bucket}
+            "gold_bucket": settings.gold_bucket, "alarm": alarm["AlarmName"],
+            "alarm_topic": topic}
+
+
+def mapping_changes(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The updatable mapping settings whose wanted value differs from the current one."""
+    changes = {}
+    for key in UPDATABLE_MAPPING_KEYS:
+        if key not in wanted:
+            continue
+        have, want = current.get(key), wanted[key]
+        if key == "DestinationConfig":
+            have = ((have or {}).get("OnFailure") or {}).get("Destination")
+            want = ((want or {}).get("OnFailure") or {}).get("Destination")
+        if have != want:
+            changes[key] = wanted[key]
+    return changes
+
+
+def _ensure_topic(sns: Any, topic_arn: str) -> str:
+    """Create the alarm's SNS topic (idempotent); subscribe an e-mail to it to be paged."""
+    return str(sns.create_topic(Name=topic_arn.rsplit(":", 1)[-1])["TopicArn"])
 
 
 def main(argv: list[str] | None = None) -> int:

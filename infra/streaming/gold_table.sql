@@ -2,7 +2,8 @@
 -- JSON lines (GZIP) under s3://<gold bucket>/scored/year=YYYY/month=MM/day=DD/hour=HH/;
 -- partitions are projected (no MSCK REPAIR needed). Placeholders: ${GLUE_DATABASE}, ${GOLD_BUCKET}.
 -- Timestamps are ISO 8601 text: use from_iso8601_timestamp(event_time) in queries.
--- A retried batch can write a trip twice in S3 (never in the index): count DISTINCT trip_id.
+-- Delivery is at least once: a trip can be in S3 twice (never in the index). Read it through
+-- gold_distinct_trips.sql (one row per trip_id), never this table directly.
 CREATE EXTERNAL TABLE IF NOT EXISTS ${GLUE_DATABASE}.scored_trips (
   trip_id string,
   taxi_type string,

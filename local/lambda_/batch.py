@@ -3,10 +3,13 @@
 Rules (``aws-semantics.md``): a function error (exception, timeout, malformed partial response)
 retries the whole batch; ``MaximumRetryAttempts`` (-1 = forever) bounds the retries,
 ``MaximumRecordAgeInSeconds`` (-1 = forever) drops records that grew too old;
-``BisectBatchOnFunctionError`` splits a failed batch in two before retrying (a split is not a
-retry); with ``ReportBatchItemFailures`` the records before the lowest failed sequence number
-are done and only the rest is retried (with bisect the batch is split there). Records given up
-on go to the ``OnFailure`` destination. Until then the shard does not advance.
+``BisectBatchOnFunctionError`` splits a batch whose invocation failed in two before retrying (a
+split is not a retry). With ``ReportBatchItemFailures`` the records before the lowest failed
+sequence number are done and only the rest is retried (with bisect the batch is split there,
+not halved): that retry *counts* against ``MaximumRetryAttempts`` like any other, so a record
+the function keeps reporting as failed reaches the ``OnFailure`` destination after the same
+number of attempts as one that crashes it. Records given up on go to the ``OnFailure``
+destination. Until then the shard does not advance.
 """
 
 from __future__ import annotations
@@ -59,10 +62,17 @@ def event_json(records: list[Rec] | tuple[Rec, ...]) -> str:
     return '{"Records":[' + ",".join(r.fragment for r in records) + "]}"
 
 
-def failed_index(result: InvokeResult, records: list[Rec], rules: Rules) -> int | None:
-    """Index of the first record to retry: None = all done, 0 = whole batch failed."""
+class Failure(NamedTuple):
+    """Where a batch failed: retry from ``index``; ``reported`` by a valid partial response."""
+
+    index: int
+    reported: bool
+
+
+def failed_index(result: InvokeResult, records: list[Rec], rules: Rules) -> Failure | None:
+    """The first record to retry (None = all done); a function error fails the whole batch."""
     if not result.ok:
-        return 0
+        return Failure(0, reported=False)
     if not rules.report_item_failures:
         return None
     try:
@@ -75,15 +85,16 @@ def failed_index(result: InvokeResult, records: list[Rec], rules: Rules) -> int 
     if failures is None or failures == []:
         return None
     if not isinstance(failures, list):
-        return 0
+        return Failure(0, reported=False)
     index = {r.seq: i for i, r in enumerate(records)}
     lowest = None
     for item in failures:
         ident = item.get("itemIdentifier") if isinstance(item, dict) else None
         if not isinstance(ident, str) or ident not in index:
-            return 0  # null, empty, wrong key or unknown sequence number: whole batch failed
+            # null, empty, wrong key or unknown sequence number: the whole batch failed
+            return Failure(0, reported=False)
         lowest = index[ident] if lowest is None else min(lowest, index[ident])
-    return lowest
+    return Failure(lowest or 0, reported=True)
 
 
 class BatchDelivery:
@@ -116,23 +127,19 @@ class BatchDelivery:
                 self._sleep(attempts + 1)
                 pending.appendleft((records, attempts))
                 continue
-            first_failed = failed_index(result, records, self.rules)
-            if first_failed is None:
+            failure = failed_index(result, records, self.rules)
+            if failure is None:
                 self._done(records)
                 continue
             self._count_error()
-            if first_failed > 0:
-                self._done(records[:first_failed])
-            rest = records[first_failed:]
-            if self.rules.bisect:
-                if first_failed > 0:
-                    pending.appendleft((rest, attempts))
-                    continue
-                if len(rest) > 1:
-                    half = len(rest) // 2
-                    pending.appendleft((rest[half:], attempts))
-                    pending.appendleft((rest[:half], attempts))
-                    continue
+            if failure.index > 0:
+                self._done(records[:failure.index])
+            rest = records[failure.index:]
+            if self.rules.bisect and not failure.reported and len(rest) > 1:
+                half = len(rest) // 2  # a split is not a retry
+                pending.appendleft((rest[half:], attempts))
+                pending.appendleft((rest[:half], attempts))
+                continue
             if 0 <= self.rules.max_retry <= attempts:
                 self._give_up(rest, "RetryAttemptsExhausted", attempts + 1, result)
                 continue

@@ -56,6 +56,13 @@ def test_docs_commands_work_verbatim(pipeline, local_stack, tmp_path) -> None:
         FunctionName=docs.function_name)["EventSourceMappings"][0]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == 10
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:s3:::docs-e2e-gold"
+    [alarm] = boto3.client("cloudwatch").describe_alarms(
+        AlarmNames=[f"{docs.function_name}-iterator-age"])["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == (
+        "AWS/Lambda", "IteratorAge", 120_000)
+    assert alarm["AlarmActions"] == [
+        "arn:aws:sns:us-east-1:123456789012:docs-e2e-streaming-alarms"]
     wait_for(lambda: len({r["trip_id"] for r in read_jsonl_objects("docs-e2e-gold", "scored/")})
              >= 290, 120, "trips of the docs run in gold")

@@ -324,20 +324,44 @@ def test_empty_or_null_failure_list_is_success(aws, tmp_path, mode):
 
 
 def test_partial_response_with_bisect_splits_at_the_returned_sequence(aws, tmp_path):
+    # GIVEN a function that reports every record from "bad" on as failed, bisect on
     lam, kinesis = aws
     rec = Recorder(lam, tmp_path, env={"MODE": "partial"})
     url, queue_arn = sqs_queue()
     stream, arn = new_stream(kinesis)
     seqs = put(kinesis, stream, ["ok1", "ok2", "bad", "ok3"])
     mapping(lam, rec.name, arn, FunctionResponseTypes=["ReportBatchItemFailures"],
-            BisectBatchOnFunctionError=True, MaximumRetryAttempts=0,
+            BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
             DestinationConfig={"OnFailure": {"Destination": queue_arn}})
     [msg] = sqs_messages(url, 1)
-    assert msg["KinesisBatchInfo"]["startSequenceNumber"] == seqs[2]
-    assert msg["KinesisBatchInfo"]["batchSize"] == 1
-    wait_for(lambda: ["ok3"] in [c["datas"] for c in rec.calls()], what="ok3 alone")
+    # THEN the batch is split at the returned sequence number (not halved), and that retry
+    # counts: after 1 retry the rest of the batch goes to the OnFailure destination
     calls = [c["datas"] for c in rec.calls()]
-    assert calls[:3] == [["ok1", "ok2", "bad", "ok3"], ["bad", "ok3"], ["bad"]]
+    assert calls == [["ok1", "ok2", "bad", "ok3"], ["bad", "ok3"]]
+    assert msg["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert msg["requestContext"]["approximateInvokeCount"] == 2
+    assert msg["KinesisBatchInfo"]["startSequenceNumber"] == seqs[2]
+    assert msg["KinesisBatchInfo"]["endSequenceNumber"] == seqs[3]
+    assert msg["KinesisBatchInfo"]["batchSize"] == 2
+    put(kinesis, stream, ["after"])
+    wait_for(lambda: "after" in rec.datas(), what="the shard to move on")
+
+
+def test_partial_failures_count_against_maximum_retry_attempts(aws, tmp_path):
+    # GIVEN a record the function keeps reporting as failed (no bisect), 2 retries allowed
+    lam, kinesis = aws
+    rec = Recorder(lam, tmp_path, env={"MODE": "partial"})
+    url, queue_arn = sqs_queue()
+    stream, arn = new_stream(kinesis)
+    seqs = put(kinesis, stream, ["ok1", "bad", "ok2"])
+    mapping(lam, rec.name, arn, FunctionResponseTypes=["ReportBatchItemFailures"],
+            MaximumRetryAttempts=2, DestinationConfig={"OnFailure": {"Destination": queue_arn}})
+    [msg] = sqs_messages(url, 1)
+    # THEN it is tried 1 + 2 times from the failed record on, then given up (as on AWS: a
+    # partial batch response is a failed invocation), and ok1 ran exactly once
+    assert [c["datas"] for c in rec.calls()] == [["ok1", "bad", "ok2"]] + [["bad", "ok2"]] * 2
+    assert msg["requestContext"]["approximateInvokeCount"] == 3
+    assert msg["KinesisBatchInfo"]["startSequenceNumber"] == seqs[1]
 
 
 def test_s3_on_failure_destination_gets_the_records(aws, tmp_path):

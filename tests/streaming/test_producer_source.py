@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from streaming_factories import tlc_row, write_csv
+from taximl.schema import raw_trip_id, trip_id_for
 from taximl.validation import validate_record
 from trip_source import SourceStats, iter_trips, json_safe, parse_start_at, prepare_row
 
@@ -27,9 +28,9 @@ def test_valid_rows_get_stable_ids_and_typed_payloads(tmp_path) -> None:
     payload = json.loads(first[0].data)
     assert payload["trip_id"] == first[0].trip_id
     assert payload["pickup_datetime"] == "2024-01-15T08:00:00"
-    # the Lambda's validation accepts what the producer sends, with the same id
+    # the Lambda's validation accepts what the producer sends and computes the same id
     check = validate_record(payload)
-    assert check.ok and check.trip["trip_id"] == first[0].trip_id
+    assert check.ok and trip_id_for(check.trip) == first[0].trip_id
 
 
 def test_invalid_rows_are_sent_so_the_lambda_finds_the_same_reason(tmp_path) -> None:
@@ -41,6 +42,7 @@ def test_invalid_rows_are_sent_so_the_lambda_finds_the_same_reason(tmp_path) -> 
     for trip in trips[1:]:
         assert trip.reason is not None
         assert validate_record(json.loads(trip.data)).reason == trip.reason
+        assert raw_trip_id(json.loads(trip.data)) == trip.trip_id  # the quarantine's id
     assert set(stats.invalid_reasons) == {
         "non_numeric:fare_amount", "unknown_location:pu_location_id",
         "dropoff_not_after_pickup", "missing_field:trip_distance"}

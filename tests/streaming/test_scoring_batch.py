@@ -8,6 +8,7 @@ from fare_endpoint import FareEndpoint, parse_predictions, split_chunks
 from scoring import BatchScorer
 from sinks import FirehoseSink, split_batches
 from streaming_factories import FakeFirehose, FakeSageMakerRuntime, kinesis_record, tlc_row
+from taximl.schema import raw_trip_id
 from taximl.thresholds import doc_to_json, fixed_doc
 from threshold_source import ThresholdSource
 
@@ -80,7 +81,10 @@ def test_malformed_records_go_to_quarantine_with_reasons(fake_runtime, fake_fire
     assert [q["reason"] for q in quarantined] == [
         "undecodable:json", "undecodable:base64", "undecodable:not_an_object",
         "negative_distance", "unknown_location:pu_location_id"]
-    assert quarantined[-1]["trip_id"] == "abc" and quarantined[-1]["record"]["PULocationID"] == 0
+    # the id is computed as the producer computes it, never the claimed "abc"
+    assert quarantined[-1]["trip_id"] == raw_trip_id({**tlc_row(14), "PULocationID": 0})
+    assert quarantined[-1]["record"]["PULocationID"] == 0
+    assert quarantined[0]["raw"] == "not json" and quarantined[0]["record"] is None
     assert outcome.quarantine_reasons == {"undecodable": 3, "negative_distance": 1,
                                           "unknown_location": 1}
 

@@ -9,6 +9,7 @@ import importlib
 import io
 import json
 import sys
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -118,11 +119,47 @@ def test_handler_scores_quarantines_and_reports_no_failures(handler_env, capsys,
                for r in caplog.records)
 
 
-def test_handler_reports_batch_item_failures_when_the_endpoint_fails(handler_env) -> None:
+def test_handler_reports_batch_item_failures_when_the_endpoint_fails(handler_env,
+                                                                     monkeypatch) -> None:
+    # GIVEN no patience for transient failures (TRANSIENT_RETRY_S=0)
     module, s3 = handler_env
+    monkeypatch.setattr(module, "settings", replace(module.settings, transient_retry_s=0.0))
     records = [kinesis_record(tlc_row(i), seq=i) for i in range(3)]
-    _stub_endpoint(module, [RuntimeError()])
+    stubber = _stub_endpoint(module, [RuntimeError()])
     result = module.lambda_handler({"Records": records}, Context())
+    # THEN one call, and every record goes back to the event source mapping
+    stubber.assert_no_pending_responses()
     failed = [f["itemIdentifier"] for f in result["batchItemFailures"]]
     assert failed == [r["kinesis"]["sequenceNumber"] for r in records]
     assert _s3_lines(s3, "scored/") == []
+
+
+def test_a_short_endpoint_failure_is_retried_inside_the_invocation(handler_env) -> None:
+    # GIVEN an endpoint that fails once, then answers, and the default patience
+    module, s3 = handler_env
+    records = [kinesis_record(tlc_row(i), seq=i) for i in range(3)]
+    fares = [tlc_row(i)["fare_amount"] for i in range(3)]
+    stubber = _stub_endpoint(module, [RuntimeError(), ",".join(map(str, fares))])
+    result = module.lambda_handler({"Records": records}, Context())
+    # THEN the batch succeeds without a retry of the event source mapping (no failures back)
+    stubber.assert_no_pending_responses()
+    assert result == {"batchItemFailures": []}
+    gold = _s3_lines(s3, "scored/")
+    assert len(gold) == 3 and len({g["trip_id"] for g in gold}) == 3
+
+
+def test_patience_never_runs_into_the_function_timeout(handler_env) -> None:
+    # GIVEN an invocation with less time left than one more pass needs
+    module, _ = handler_env
+
+    class Hurried(Context):
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return int(module.PASS_RESERVE_S * 1000) - 1
+
+    records = [kinesis_record(tlc_row(i), seq=i) for i in range(2)]
+    stubber = _stub_endpoint(module, [RuntimeError()])
+    result = module.lambda_handler({"Records": records}, Hurried())
+    # THEN the records are handed back at once, not retried past the deadline
+    stubber.assert_no_pending_responses()
+    assert len(result["batchItemFailures"]) == 2
