@@ -92,6 +92,7 @@ def stack_parameters(settings: Settings, values: dict[str, str], options: Deploy
         "EndpointName": settings.endpoint_name,
         "ParamsTableName": settings.params_table,
         "OpenSearchIndex": settings.opensearch_index,
+        "QuarantineIndex": settings.quarantine_index,
         "LambdaCodeBucket": code[0],
         "LambdaCodeKey": code[1],
         "ThresholdMode": values["THRESHOLD_MODE"],

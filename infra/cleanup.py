@@ -404,24 +404,31 @@ class Finder:
     def indices(self) -> None:
         """Indices, index templates and their ingest pipelines at ``OPENSEARCH_ENDPOINT``.
 
-        The project's index families are ``<OPENSEARCH_INDEX>-*`` (scored trips) and
-        ``<prefix>-*`` (e.g. the quarantined records); a template belongs to the project when one
-        of its patterns is one of those, and so does the ``default_pipeline`` it sets.
+        The project's index families are ``<OPENSEARCH_INDEX>-*`` (scored trips),
+        ``<QUARANTINE_INDEX>-*`` (quarantined records) and ``<prefix>-*``; a template belongs to
+        the project when one of its patterns is one of those, and so does the
+        ``default_pipeline`` it sets.
         """
         if self.search is None or not self.settings.opensearch_endpoint:
             return
         search = self.search()
-        index, prefix = self.settings.opensearch_index, self.scope.prefix
+        named = (self.settings.opensearch_index, self.settings.quarantine_index)
+        prefix = self.scope.prefix
         where = self.settings.opensearch_endpoint
 
         def ours(pattern: str) -> bool:
-            return pattern in (index, f"{index}-*", prefix) or pattern.startswith(f"{prefix}-")
+            return (pattern == prefix or pattern.startswith(f"{prefix}-")
+                    or any(pattern in (index, f"{index}-*") for index in named))
 
-        for family in (f"{index}-*", f"{prefix}-*"):
+        seen: set[str] = set()
+        for family, found_by in [*((f"{i}-*", "name") for i in named), (f"{prefix}-*", "prefix")]:
             for name in sorted(search.indices.get(index=family, ignore_unavailable=True,
                                                   allow_no_indices=True)):
+                if name in seen:
+                    continue
+                seen.add(name)
                 count = search.count(index=name)["count"]
-                self._add(INDEX, name, "name" if family.startswith(index) else "prefix",
+                self._add(INDEX, name, found_by,
                           lambda i=name: search.indices.delete(index=i, ignore_unavailable=True),
                           f"{count} documents at {where}")
         for template in search.indices.get_index_template().get("index_templates", []):

@@ -7,7 +7,7 @@ Usage::
 
 By default the dependencies pinned in ``lambda/requirements.txt`` (and what they need) are
 copied from the current environment: they are pure Python, so this is fast and offline. ``--pip``
-installs them with ``pip install --target`` for manylinux / Python 3.11 instead. boto3 and
+installs them with ``pip install --target`` for manylinux / Python 3.13 instead. boto3 and
 botocore are left out (the Lambda Python runtime provides them); so is xgboost (the model runs in
 SageMaker). The zip is reproducible (sorted entries, fixed timestamps) and checked against the
 Lambda limits: 50 MB zipped for a direct upload, 250 MB unzipped.
@@ -104,7 +104,7 @@ def _copy_installed(dists: list[metadata.Distribution], target: Path) -> None:
 def _pip_install(target: Path) -> None:
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target),
            "--platform", "manylinux2014_x86_64", "--implementation", "cp",
-           "--python-version", "3.11", "--only-binary=:all:", "-r", str(REQUIREMENTS)]
+           "--python-version", "3.13", "--only-binary=:all:", "-r", str(REQUIREMENTS)]
     if subprocess.run(cmd, check=False).returncode != 0:
         raise BuildError("pip install failed (see above)")
     for name in RUNTIME_PROVIDED:
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build lambda.zip for the scoring Lambda.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="zip path (lambda.zip)")
     parser.add_argument("--pip", action="store_true",
-                        help="install dependencies with pip for manylinux/Python 3.11")
+                        help="install dependencies with pip for manylinux/Python 3.13")
     args = parser.parse_args(argv)
     try:
         sizes = build(args.out, use_pip=args.pip)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"Built {args.out} ({sizes['files']} files): {sizes['zipped'] / 1e6:.2f} MB zipped "
           f"(limit 50 MB), {sizes['unzipped'] / 1e6:.2f} MB unzipped (limit 250 MB).")
-    print("Handler: lambda_function.lambda_handler  Runtime: python3.11")
+    print("Handler: lambda_function.lambda_handler  Runtime: python3.13")
     print("Next: aws lambda create-function ... --zip-file fileb://lambda.zip "
           "(docs/streaming.md, step 4)")
     return 0

@@ -113,7 +113,11 @@ def restore(base: str, path: Path, batch: int = 1000) -> int:
                 body["settings"] = spec["settings"]
             if spec.get("aliases"):
                 body["aliases"] = spec["aliases"]
-            _call(base, "PUT", f"/{urllib.parse.quote(name, safe='')}", body)
+            try:
+                _call(base, "PUT", f"/{urllib.parse.quote(name, safe='')}", body)
+            except urllib.error.HTTPError as exc:  # a client wrote first (Firehose retrying)
+                if exc.code != 400 or b"resource_already_exists" not in exc.read():
+                    raise
         with ThreadPoolExecutor(WORKERS) as pool:
             count = sum(pool.map(lambda chunk: _bulk(base, chunk), _chunks(fh, batch)))
     if meta.get("indices"):

@@ -163,10 +163,12 @@ def athena_query(settings: Any, sql: str, timeout_s: float = 60.0) -> list[list[
     return [[c.get("VarCharValue", "") for c in r["Data"]] for r in rows]
 
 
-GOLD_QUERY = ("SELECT model_version, count(DISTINCT trip_id) AS trips, "
+#: Gold is read as distinct trips (delivery is at least once): gold_distinct_trips.sql
+GOLD_QUERY = ("WITH trips AS ({distinct}) "
+              "SELECT model_version, count(*) AS trips, "
               "sum(CASE WHEN is_outlier THEN 1 ELSE 0 END) AS outliers, "
               "round(avg(abs(residual)), 2) AS mean_abs_residual "
-              "FROM scored_trips GROUP BY model_version ORDER BY model_version")
+              "FROM trips GROUP BY model_version ORDER BY model_version")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     reasons = collections.Counter(q["reason"].split(":")[0] for q in quarantine
                                   if q.get("trip_id") in invalid)
     try:
-        table = athena_query(settings, GOLD_QUERY)
+        table = athena_query(settings,
+                             GOLD_QUERY.format(distinct=_sql("gold_distinct_trips.sql")))
     except Exception as exc:  # Athena is a convenience here: the summary stands without it
         table = [[f"(Athena query failed: {exc})"]]
 
@@ -332,11 +335,16 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+def _sql(name: str) -> str:
+    """A SQL file of infra/streaming/ without its comment lines or final semicolon."""
+    sql = (REPO / "infra" / "streaming" / name).read_text()
+    return "\n".join(line for line in sql.splitlines()
+                     if not line.startswith("--")).strip().rstrip(";")
+
+
 def _create_gold_table(settings: Any) -> None:
-    sql = (REPO / "infra" / "streaming" / "gold_table.sql").read_text()
-    sql = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
-    sql = sql.replace("${GLUE_DATABASE}", settings.glue_database)
-    sql = sql.replace("${GOLD_BUCKET}", settings.gold_bucket).strip().rstrip(";")
+    sql = _sql("gold_table.sql").replace("${GLUE_DATABASE}", settings.glue_database)
+    sql = sql.replace("${GOLD_BUCKET}", settings.gold_bucket)
     try:
         athena_query(settings, sql)
         print(f"   Athena table {settings.glue_database}.scored_trips ready")

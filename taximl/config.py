@@ -2,7 +2,8 @@
 
 Where the course template names a resource, that name is the default (stream
 ``taxi-trips-stream``, Firehose ``taxi-predictions-firehose``, Glue database ``nyc_db``, endpoint
-``taxi-fare-xgb-endpoint``, function ``taxi-kinesis-infer``, index ``taxi-predictions-*``), and
+``taxi-fare-xgb-endpoint``, function ``taxi-kinesis-infer``, index ``taxi-predictions-*``; the
+quarantine index family is ``taxi-quarantine-*``), and
 the template's variable names (``KINESIS_STREAM_NAME``, ``FIREHOSE_STREAM``,
 ``SAGEMAKER_ENDPOINT``, ``THRESHOLD``) are accepted next to the project's. Buckets and the
 resources the template does not name derive from one project prefix (``PROJECT_PREFIX``,
@@ -44,7 +45,9 @@ _NAMES: dict[str, tuple[str, str, str]] = {
                             "{prefix}-fare-model"),
     "params_table": (c.ENV_PARAMS_TABLE, "{prefix}-params", "{prefix}-params"),
     "opensearch_index": (c.ENV_OPENSEARCH_INDEX, c.DEFAULT_OPENSEARCH_INDEX,
-                         c.DEFAULT_OPENSEARCH_INDEX),
+                         "{prefix}-predictions"),
+    "quarantine_index": (c.ENV_QUARANTINE_INDEX, c.DEFAULT_QUARANTINE_INDEX,
+                         "{prefix}-quarantine"),
 }
 
 
@@ -69,6 +72,7 @@ class Settings:
     model_package_group: str
     params_table: str
     opensearch_index: str
+    quarantine_index: str
     opensearch_endpoint: str | None
     fixed_threshold: float
 

@@ -23,6 +23,7 @@ ENV_MODEL_PACKAGE_GROUP = "MODEL_PACKAGE_GROUP"
 ENV_PARAMS_TABLE = "PARAMS_TABLE"
 ENV_OPENSEARCH_ENDPOINT = "OPENSEARCH_ENDPOINT"
 ENV_OPENSEARCH_INDEX = "OPENSEARCH_INDEX"
+ENV_QUARANTINE_INDEX = "QUARANTINE_INDEX"
 ENV_FIXED_THRESHOLD = "FIXED_THRESHOLD"
 
 #: The course template's names for the same settings (accepted as aliases; see taximl.config).
@@ -38,5 +39,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_PROJECT_PREFIX = "st1630-taxi"
 #: The course template's index family is ``taxi-predictions-*`` (Firehose appends the day).
 DEFAULT_OPENSEARCH_INDEX = "taxi-predictions"
+#: Quarantined records, indexed for the dashboard's "quarantined by reason" panel.
+DEFAULT_QUARANTINE_INDEX = "taxi-quarantine"
 # The course template flags |actual - predicted| > $10; kept as a selectable threshold mode.
 DEFAULT_FIXED_THRESHOLD = 10.0

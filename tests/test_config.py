@@ -21,6 +21,7 @@ def test_template_names_are_the_defaults_and_buckets_keep_the_prefix() -> None:
     assert s.endpoint_name == "taxi-fare-xgb-endpoint"
     assert s.function_name == "taxi-kinesis-infer"
     assert s.opensearch_index == "taxi-predictions"
+    assert s.quarantine_index == "taxi-quarantine"
     assert s.region == "us-east-1"
 
 
@@ -31,6 +32,7 @@ def test_namespaced_settings_derive_every_name_from_the_prefix() -> None:
     assert s.stream_name == "e2e-x-trips-stream"
     assert s.glue_database == "e2e_x"  # Glue/Athena names take no hyphens
     assert s.function_name == "e2e-x-kinesis-infer"
+    assert (s.opensearch_index, s.quarantine_index) == ("e2e-x-predictions", "e2e-x-quarantine")
     assert s.raw_bucket == "e2e-x-raw"
     assert s.endpoint_name == "given"
     assert s.region == "eu-west-1"

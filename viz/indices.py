@@ -2,7 +2,7 @@
 
 - scored trips: ``<OPENSEARCH_INDEX>-*`` (``taxi-predictions-*``, the course's name), template
   ``opensearch_index_mapping.json``, pipeline ``ingest_pipeline.json`` (``_id`` = ``trip_id``);
-- quarantined records: ``<PROJECT_PREFIX>-quarantine-*``, template
+- quarantined records: ``<QUARANTINE_INDEX>-*`` (``taxi-quarantine-*``), template
   ``quarantine_index_mapping.json``, pipeline ``quarantine_ingest_pipeline.json``
   (``_id`` = Kinesis sequence number).
 
@@ -54,7 +54,7 @@ class IndexFamily:
 
 def quarantine_index(settings: Any) -> str:
     """Base name of the quarantine indices (the quarantine Firehose's ``IndexName``)."""
-    return f"{settings.project_prefix}-quarantine"
+    return str(settings.quarantine_index)
 
 
 def trips_family(settings: Any) -> IndexFamily:

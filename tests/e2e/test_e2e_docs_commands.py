@@ -59,7 +59,7 @@ def test_docs_commands_work_verbatim(pipeline, local_stack, tmp_path) -> None:
     assert mapping["MaximumRetryAttempts"] == 10
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:s3:::docs-e2e-gold"
     [alarm] = boto3.client("cloudwatch").describe_alarms(
-        AlarmNames=[f"{docs.function_name}-iterator-age"])["MetricAlarms"]
+        AlarmNames=[f"{docs.project_prefix}-iterator-age"])["MetricAlarms"]
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"]) == (
         "AWS/Lambda", "IteratorAge", 120_000)
     assert alarm["AlarmActions"] == [
