@@ -37,7 +37,8 @@ def test_docs_commands_work_verbatim(pipeline, local_stack, tmp_path) -> None:
     # GIVEN the stack's env.sh where the docs expect it, and the e2e model endpoint
     script = doc_commands()
     assert "aws lambda create-event-source-mapping" in script
-    assert "python producer/producer.py data/sample_nyc_taxi.csv" in script
+    assert ("python producer/producer.py "
+            "data/real_sample/holdout/yellow_tripdata_2019-12.parquet") in script
     served = pipeline["settings"]
     script = script.replace("source .local-stack/env.sh",
                             f"source {local_stack.state_dir / 'env.sh'}")
