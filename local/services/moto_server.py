@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level)
 
     started = time.monotonic()
+    # AWS managed policies exist in every account (the course template attaches
+    # AWSLambdaKinesisExecutionRole, AmazonSageMakerFullAccess, ...): load moto's copy of them.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 

@@ -141,7 +141,7 @@ def test_course_template_commands_run_against_the_local_stack(course_env, local_
         for m in _lambda_status(lambda_endpoint)["mappings"]), 120,
         "the LATEST poller's first read")
     # step 5: the producer command exactly as written, stopped with Ctrl-C after a few seconds
-    producer = corrected(steps["5"], managed).replace(
+    producer = corrected(steps["5"], managed).strip().replace(
         "python producer/producer.py", "timeout -s INT 6 python producer/producer.py")
     result = subprocess.run([*bash, variables + "\n" + producer + " || test $? -eq 124"],
                             cwd=REPO, env=course_env, capture_output=True, text=True,
