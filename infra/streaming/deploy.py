@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-for extra in (REPO, HERE, REPO / "lambda", REPO / "viz"):
+for extra in (REPO, HERE, REPO / "lambda", REPO / "viz", REPO / "infra" / "datalake"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
@@ -114,8 +114,9 @@ def deploy_streaming(
         say(f"created Kinesis stream {settings.stream_name} ({shards} shards)")
     _wait(lambda: kinesis.describe_stream_summary(StreamName=settings.stream_name)
           ["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE", "Kinesis stream")
-    if not _exists(lambda: s3.head_bucket(Bucket=settings.gold_bucket), "404", "NoSuchBucket"):
-        s3.create_bucket(Bucket=settings.gold_bucket)
+    from setup_datalake import ensure_bucket  # versioned, encrypted, private: as in step 1
+
+    if ensure_bucket(s3, settings.gold_bucket, region):
         say(f"created bucket s3://{settings.gold_bucket}")
     _role(iam, values["FIREHOSE_ROLE_NAME"], doc("iam", "firehose-trust.json"), FIREHOSE_POLICY,
           doc("iam", "firehose-policy.json"))

@@ -316,7 +316,8 @@ def test_datalake_buckets_match_step_1(cli, stack, moto_env):
 
     settings = cli["settings"]
     s3 = boto3.client("s3", region_name=REGION)
-    for bucket in (settings.raw_bucket, settings.processed_bucket, settings.models_bucket):
+    for bucket in (settings.raw_bucket, settings.processed_bucket, settings.models_bucket,
+                   settings.gold_bucket):  # gold: infra/streaming/deploy.py uses ensure_bucket
         ensure_bucket(s3, bucket, REGION)
         cfn = stack.named("AWS::S3::Bucket", "BucketName", bucket)
         assert cfn["VersioningConfiguration"] == {
