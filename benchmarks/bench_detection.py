@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sagemaker"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_training
-
 import detection
 import evaluation
 from evaluate_detection import labelled_month
 from fare_anomalies import DEFAULT_RATE, DEFAULT_SEED
+from results import result
 from taximl.features import features_frame
 from taximl.thresholds import calibrate
 from xgb_training import predict
@@ -72,6 +72,10 @@ def main() -> int:
                   f"labelled anomalies (seed {seed}); immaterial draws left untouched: "
                   f"{injection.immaterial_draws}\n")
             print(detection.format_detection(metrics))
+            result("recall_x", metrics["recall"]["recall"])
+            result("untouched_flagged_pct", 100 * metrics["untouched"]["rate"])
+            result("precision_x", metrics["precision"]["precision"])
+            result("labelled_anomalies_count", metrics["labelled"])
             plots = detection.write_plots(decided, labels, doc, OUT,
                                           title="2019-12 held out: predicted vs actual")
             report = {"seed": seed, "detection": metrics, "anomalies": injection.summary(),

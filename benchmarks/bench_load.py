@@ -46,6 +46,7 @@ for extra in (REPO, REPO / "producer", REPO / "lambda", REPO / "infra" / "stream
 
 import boto3  # noqa: E402
 import psutil  # noqa: E402
+
 from results import result  # noqa: E402
 
 #: What ``run_all.py --quick`` passes (a busy machine).

@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import boto3
-from results import result
 
 from local.settings import StackConfig
 from local.stack import Stack
+from results import result
 
 #: What ``run_all.py --quick`` passes (a busy machine).
 QUICK_ARGS = ["--s3-mb", "10", "--records", "5000", "--docs", "1000"]

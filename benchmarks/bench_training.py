@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sagemaker"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from evaluation import (
     regression_metrics,
     template_baseline,
 )
+from results import result
 from taximl.io import read_trips
 from taximl.validation import validate_frame
 from xgb_training import HYPERPARAMETERS, predict, train_booster
@@ -151,14 +153,21 @@ def quality(nthread: int) -> None:
     print()
     for name, (rows, report, before) in results.items():
         overall = report["overall"]
-        print(f"RESULT {name:<10} ({rows:>5} trips) model RMSE {overall[MODEL]['rmse']:.3f} "
+        print(f"{name:<10} ({rows:>5} trips) model RMSE {overall[MODEL]['rmse']:.3f} "
               f"MAE {overall[MODEL]['mae']:.3f} | previous recipe {before['rmse']:.3f} / "
               f"{before['mae']:.3f} | meter formula {overall[METER]['rmse']:.3f} / "
               f"{overall[METER]['mae']:.3f} | course template {overall[TEMPLATE]['rmse']:.3f} / "
               f"{overall[TEMPLATE]['mae']:.3f}")
+        slug = name.replace(" ", "_").replace("-", "_")
+        for label, metrics in (("model", overall[MODEL]), ("previous", before),
+                               ("meter", overall[METER]), ("template", overall[TEMPLATE])):
+            result(f"{slug}_{label}_rmse_usd", metrics["rmse"])
+            result(f"{slug}_{label}_mae_usd", metrics["mae"])
+        result(f"{slug}_trips_count", rows)
     standard = results["in domain"][1]["segments"]["rate_code"]["1"][MODEL]
-    print(f"RESULT in domain standard-rate RMSE {standard['rmse']:.3f} (target < 0.95) "
+    print(f"in domain standard-rate RMSE {standard['rmse']:.3f} (target < 0.95) "
           f"MAE {standard['mae']:.3f}")
+    result("in_domain_standard_rate_model_rmse_usd", standard["rmse"])
 
 
 def rolling(nthread: int, first: int = 6) -> None:
@@ -179,8 +188,11 @@ def rolling(nthread: int, first: int = 6) -> None:
         print(f"2019-{month:02d}{len(test):>7}{new['rmse']:>11.3f}/{new['mae']:.3f}"
               f"{old['rmse']:>13.3f}/{old['mae']:.3f}")
     mean = [sum(t[i] for t in totals) / len(totals) for i in range(4)]
-    print(f"RESULT rolling mean over {len(totals)} months: model RMSE {mean[0]:.3f} MAE "
+    print(f"rolling mean over {len(totals)} months: model RMSE {mean[0]:.3f} MAE "
           f"{mean[1]:.3f} | previous recipe RMSE {mean[2]:.3f} MAE {mean[3]:.3f}")
+    for label, value in zip(("model_rmse", "model_mae", "previous_rmse", "previous_mae"), mean,
+                            strict=True):
+        result(f"rolling_{label}_usd", value)
 
 
 def generated(rows: int) -> Path:
@@ -221,7 +233,9 @@ def speed(rows: int, nthread: int) -> None:
           f"{nthread} threads; test RMSE {rmse:.3f}")
     for name, seconds in times.items():
         print(f"  {name:<16}{seconds:8.1f} s")
-    print(f"RESULT training time {times['training']:.1f} s (target < 120 s)")
+    print(f"training time {times['training']:.1f} s (target < 120 s)")
+    result("training_s", times["training"])
+    result("training_rows_count", len(data.train))
 
 
 def main() -> int:

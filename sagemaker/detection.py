@@ -113,7 +113,7 @@ def format_detection(metrics: Mapping[str, Any]) -> str:
         target = (f"{entry['target']:.2%}" if name == "untouched_flagged_rate"
                   else f"{entry['target']:.2f}")
         verdict = {True: "met", False: "NOT met", None: "n/a"}[entry["met"]]
-        lines.append(f"RESULT {name:<24}{shown:>9}  (target {bound} {target}: {verdict})")
+        lines.append(f"{name:<31}{shown:>9}  (target {bound} {target}: {verdict})")
     return "\n".join(lines)
 
 

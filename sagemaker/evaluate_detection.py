@@ -46,7 +46,6 @@ from taximl.config import Settings
 from taximl.errors import InvalidInputError, PlatformError, TaxiMLError
 from taximl.features import features_frame, features_to_csv
 from taximl.io import read_raw
-from taximl.schema import TRIP_ID
 from taximl.thresholds import fixed_doc
 from taximl.validation import validate_frame
 
@@ -74,13 +73,10 @@ def labelled_month(path: Path, rate: float, seed: int, limit: int | None
     if limit is not None:
         raw = raw.iloc[:limit]
     injection = fare_anomalies.inject(raw, rate=rate, seed=seed)
-    frame = injection.trips.drop(columns=[c for c in injection.trips.columns
-                                          if str(c).strip().lower() == TRIP_ID])
-    frame[TRIP_ID] = [str(i) for i in range(len(frame))]
-    valid = validate_frame(frame).valid.reset_index(drop=True)
-    position = valid[TRIP_ID].astype(int).to_numpy()
-    labels = [str(x) for x in frame[fare_anomalies.LABEL_COLUMN].to_numpy()[position]]
-    return injection, valid, labels
+    check = validate_frame(injection.trips)
+    labels = [str(x) for x in
+              injection.trips[fare_anomalies.LABEL_COLUMN].to_numpy()[check.valid_rows]]
+    return injection, check.valid, labels
 
 
 def training_end(clients: Any, settings: Settings, variant: str) -> str | None:

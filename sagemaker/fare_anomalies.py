@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taximl.fares import RULES_2023, RULES_2023_START, RULES_BEFORE_2023
-from taximl.schema import TRIP_ID, canonical_name
+from taximl.schema import canonical_name
 from taximl.thresholds import DEFAULT_MATERIALITY_ABS, DEFAULT_MATERIALITY_REL
 
 if TYPE_CHECKING:
@@ -198,11 +198,8 @@ def _contract_valid(frame: pd.DataFrame) -> np.ndarray:
 
     from taximl.validation import validate_frame
 
-    probe = frame.drop(columns=[c for c in frame.columns if canonical_name(str(c)) == TRIP_ID])
-    probe[TRIP_ID] = [str(i) for i in range(len(probe))]
-    kept = validate_frame(probe).valid[TRIP_ID].astype(int).to_numpy()
     mask = np.zeros(len(frame), dtype=bool)
-    mask[kept] = True
+    mask[validate_frame(frame).valid_rows] = True
     return mask
 
 

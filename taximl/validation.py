@@ -92,10 +92,15 @@ class RecordCheck:
 
 @dataclass(frozen=True)
 class FrameCheck:
-    """Outcome of validating a frame: typed valid rows, and rejected rows with a ``reason``."""
+    """Outcome of validating a frame: typed valid rows, and rejected rows with a ``reason``.
+
+    ``valid_rows`` holds the positions (0-based, in the input frame) of the ``valid`` rows, in
+    their order: callers that carry their own per-row data (labels, ...) align it with them.
+    """
 
     valid: pd.DataFrame
     rejected: pd.DataFrame
+    valid_rows: np.ndarray
 
     def reason_counts(self) -> dict[str, int]:
         """Rejected rows per reason, most frequent first."""
@@ -361,7 +366,7 @@ def validate_frame(df: pd.DataFrame) -> FrameCheck:
     valid = out[~bad].reset_index(drop=True)
     rejected = frame[bad].reset_index(drop=True)
     rejected["reason"] = reason_per_row[bad]
-    return FrameCheck(valid=valid, rejected=rejected)
+    return FrameCheck(valid=valid, rejected=rejected, valid_rows=np.flatnonzero(~bad))
 
 
 def _is_text(column: pd.Series) -> bool:

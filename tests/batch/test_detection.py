@@ -165,8 +165,8 @@ def test_detection_metrics_count_exactly() -> None:
     assert targets["recall"]["met"] is False and targets["precision"]["met"] is True
     assert targets["untouched_flagged_rate"]["met"] is True  # 0.5 % <= 0.75 %
     text = detection.format_detection(metrics)
-    assert "RESULT recall                      0.667  (target >= 0.97: NOT met)" in text
-    assert "RESULT untouched_flagged_rate      0.50%  (target <= 0.75%: met)" in text
+    assert "recall                             0.667  (target >= 0.97: NOT met)" in text
+    assert "untouched_flagged_rate             0.50%  (target <= 0.75%: met)" in text
     with pytest.raises(ValueError):
         detection.detection_metrics(_decided([True]), ["", ""])
 
