@@ -47,7 +47,7 @@ def test_every_panel_queries_a_family_and_follows_the_time_picker(default_settin
         assert panel.spec["$schema"] == SCHEMA, panel.panel_id
         [data] = _query_data(panel.spec)
         url = data["url"]
-        assert url["index"] in ("taxi-predictions-*", "st1630-taxi-quarantine-*"), panel.panel_id
+        assert url["index"] in ("taxi-predictions-*", "taxi-quarantine-*"), panel.panel_id
         assert isinstance(url["body"], dict) and data["format"]["property"]
         text = json.dumps(url)
         # the panel obeys the time range: context + time field, or an explicit %timefilter%
@@ -113,7 +113,7 @@ def test_saved_objects_structure(default_settings) -> None:
     patterns = {o["attributes"]["title"]: o["attributes"]["timeFieldName"]
                 for o in objects if o["type"] == "index-pattern"}
     assert patterns == {"taxi-predictions-*": "event_time",
-                        "st1630-taxi-quarantine-*": "event_time"}
+                        "taxi-quarantine-*": "event_time"}
     panels = {p.title: p.spec for p in load_panels(default_settings)}
     visualizations = {o["id"]: o for o in objects if o["type"] == "visualization"}
     for vis in visualizations.values():
@@ -140,7 +140,7 @@ def test_saved_objects_structure(default_settings) -> None:
 
 
 def test_index_names_follow_the_settings() -> None:
-    custom = Settings.from_env({"OPENSEARCH_INDEX": "my-trips", "PROJECT_PREFIX": "st1630-ana"})
+    custom = Settings.from_env({"OPENSEARCH_INDEX": "my-trips", "QUARANTINE_INDEX": "my-bad"})
     text = saved_objects.to_ndjson(saved_objects.saved_objects(custom))
-    assert "my-trips-*" in text and "st1630-ana-quarantine-*" in text
+    assert "my-trips-*" in text and "my-bad-*" in text
     assert "taxi-predictions" not in text and "${" not in text
