@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="producer events/s")
     parser.add_argument("--limit", type=int, help="send only this many trips")
     parser.add_argument("--retrain", action="store_true", help="train and deploy again")
-    parser.add_argument("--buffer-seconds", type=int, default=5,
+    parser.add_argument("--buffer-seconds", type=int, default=1,
                         help="Firehose buffer interval for the demo (AWS default: 300)")
     args = parser.parse_args(argv)
     for needed in ([args.data] if args.data else [HISTORY, HOLDOUT]):
