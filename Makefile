@@ -35,6 +35,7 @@ lint: setup
 # checkov pins an older boto3 than the project: its own virtualenv, made once (remade when
 # requirements-checkov.txt changes), for the infrastructure scans of the tests
 test: setup lint
+	bash scripts/install_system_deps.sh --with-browser
 	$(PY) infra/cicd/lint_templates.py --install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

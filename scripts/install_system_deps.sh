@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs the few Debian packages the project needs when they are missing: Node.js + npm (kinesalite
-# and the dashboard's vega builds) and Chromium (the dashboard's browser tests and screenshot,
-# driven by Playwright; never a browser download of its own). As root it installs them;
-# otherwise it says what to run.
+# and the dashboard's vega builds); with --with-browser also Chromium (the dashboard's browser
+# tests and screenshot, driven by Playwright; never a browser download of its own: `make test`
+# asks for it, `make demo` does not). As root it installs them; otherwise it says what to run.
 set -euo pipefail
 
 missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
-command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || missing+=(chromium)
+if [ "${1:-}" = "--with-browser" ]; then
+  command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || missing+=(chromium)
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
