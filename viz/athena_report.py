@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +53,15 @@ def named_queries(database: str) -> list[NamedQuery]:
     out = []
     for path in sorted(QUERIES_DIR.glob("*.sql")):
         first = path.read_text(encoding="utf-8").splitlines()[0].lstrip("- ").strip()
-        out.append(NamedQuery(path.stem, first[:1024],
-                              render_sql(path.stem, QUERIES_DIR, GLUE_DATABASE=database)))
+        out.append(NamedQuery(path.stem, first[:1024], render_sql(
+            path.stem, QUERIES_DIR, GOLD_DISTINCT_TRIPS=distinct_trips_sql(database))))
     return out
+
+
+def distinct_trips_sql(database: str) -> str:
+    """``infra/streaming/gold_distinct_trips.sql`` (gold as one row per trip_id) on ``database``."""
+    sql = render_sql("gold_distinct_trips", GOLD_SQL_DIR).rstrip().rstrip(";")
+    return re.sub(r"\bFROM scored_trips\b", f"FROM {database}.scored_trips", sql)
 
 
 def ensure_named_queries(athena: Any, database: str, workgroup: str = "primary") -> dict[str, str]:

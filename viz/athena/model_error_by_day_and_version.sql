@@ -1,10 +1,9 @@
 -- Model error per day (of arrival) and model version (gold layer, one row per trip_id).
--- Named query of step 7 (python viz/athena_report.py). Placeholders: ${GLUE_DATABASE}.
+-- Named query of step 7 (python viz/athena_report.py). Its CTE is filled in with
+-- infra/streaming/gold_distinct_trips.sql (gold read as one row per trip_id).
 -- residual = actual - predicted fare; mae/rmse in dollars; bias > 0: the model predicts low.
 WITH scored AS (
-  SELECT trip_id, event_time, model_version, residual, is_outlier,
-         row_number() OVER (PARTITION BY trip_id ORDER BY processing_time) AS copy
-  FROM ${GLUE_DATABASE}.scored_trips
+${GOLD_DISTINCT_TRIPS}
 )
 SELECT substr(event_time, 1, 10) AS day,
        model_version,
@@ -14,6 +13,5 @@ SELECT substr(event_time, 1, 10) AS day,
        round(avg(residual), 4) AS bias,
        sum(CASE WHEN is_outlier THEN 1 ELSE 0 END) AS outliers
 FROM scored
-WHERE copy = 1
 GROUP BY 1, 2
 ORDER BY day, model_version

@@ -1,10 +1,9 @@
 -- Outliers per hour of pickup and pickup zone (gold layer, one row per trip_id).
--- Named query of step 7 (python viz/athena_report.py). Placeholders: ${GLUE_DATABASE}.
+-- Named query of step 7 (python viz/athena_report.py). Its CTE is filled in with
+-- infra/streaming/gold_distinct_trips.sql (gold read as one row per trip_id).
 -- A retried batch can write a trip twice in S3: each trip counts once (its first scoring).
 WITH scored AS (
-  SELECT trip_id, pickup_datetime, pu_location_id, is_outlier,
-         row_number() OVER (PARTITION BY trip_id ORDER BY processing_time) AS copy
-  FROM ${GLUE_DATABASE}.scored_trips
+${GOLD_DISTINCT_TRIPS}
 )
 SELECT CAST(substr(pickup_datetime, 12, 2) AS integer) AS pickup_hour,
        pu_location_id,
@@ -12,7 +11,6 @@ SELECT CAST(substr(pickup_datetime, 12, 2) AS integer) AS pickup_hour,
        sum(CASE WHEN is_outlier THEN 1 ELSE 0 END) AS outliers,
        round(avg(CASE WHEN is_outlier THEN 1.0 ELSE 0.0 END), 4) AS outlier_rate
 FROM scored
-WHERE copy = 1
 GROUP BY 1, 2
 HAVING sum(CASE WHEN is_outlier THEN 1 ELSE 0 END) > 0
 ORDER BY outliers DESC, pickup_hour, pu_location_id
