@@ -207,10 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   endpoint {settings.endpoint_name} already serves a model "
               "(--retrain to train again)")
     else:
-        from taximl.thresholds import DEFAULT_TARGET_FPR
-
-        sh("python", "sagemaker/train_register_deploy.py", "run", "--target-fpr",
-           f"{DEFAULT_TARGET_FPR:g}")
+        sh("python", "sagemaker/train_register_deploy.py", "run")
     if not endpoint_in_service(settings):
         print(f"error: endpoint {settings.endpoint_name} is not InService after step 2 "
               "(see the output above; `python sagemaker/train_register_deploy.py status`)",
