@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 PORT_BASE = 4866  # the throw-away stack, when no stack is in the environment
 ROLE = "arn:aws:iam::123456789012:role/firehose-delivery"
 DOMAIN = "arn:aws:es:us-east-1:123456789012:domain/taxi"
-ID_TAG = "local:opensearch-document-id-field"
 
 
 def trip_record(i: int, rng: random.Random) -> bytes:
@@ -82,7 +81,6 @@ def create_pair(fh: Any, bucket: str, tag: str, size: int, interval: int) -> tup
             "RetryOptions": {"DurationInSeconds": 0}, "S3BackupMode": "AllDocuments",
             "S3Configuration": s3_config(bucket, f"backup-{tag}/", size, interval),
         },
-        Tags=[{"Key": ID_TAG, "Value": "trip_id"}],
     )
     return s3_name, os_name, index
 
