@@ -14,7 +14,7 @@ records), runs the producer (as fast as it can, or at ``--rate``), and prints:
 - sustained events/s end to end (first put -> last valid trip in the gold S3 prefix);
 - p50/p99 latency event put (Kinesis arrival) -> gold object (first seen by a 0.25 s poller)
   and -> searchable document (matched by order of arrival);
-- CPU seconds and peak RSS per process (psutil);
+- CPU seconds per process during the run and peak RSS (psutil), and how busy the machine was;
 - the naive design on the same data and services: one InvokeEndpoint and one Firehose
   PutRecord per record, against our batch scorer (both in-process, same clients);
 - on lines of their own, for the dashboard's freshness (issue targets on 2 cores: p99 < 3 s at
@@ -34,6 +34,7 @@ import base64
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -51,40 +52,61 @@ import psutil  # noqa: E402
 
 
 class ProcessSampler(threading.Thread):
-    """CPU seconds and peak RSS of every process under the stack's and our own tree."""
+    """CPU seconds (since :meth:`start`) and peak RSS of every process under each root's tree."""
 
-    def __init__(self, roots: dict[str, int], interval_s: float = 0.5) -> None:
+    def __init__(self, roots: dict[str, int], interval_s: float = 1.0) -> None:
         super().__init__(daemon=True)
         self.roots = roots
         self.interval_s = interval_s
         self.cpu: dict[str, float] = {}
         self.peak_rss: dict[str, int] = {}
         self._seen: dict[tuple[str, int], float] = {}
+        self._base: dict[tuple[str, int], float] = {}
+        self.parts: dict[tuple[str, int], str] = {}  # child processes of another program
         self._stop = threading.Event()
+
+    def start(self) -> None:
+        self.sample()  # CPU spent before (stack start-up, deployment) is not the run's
+        self._base = dict(self._seen)
+        super().start()
 
     def run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.sample()
 
     def sample(self) -> None:
+        children: dict[int, list[int]] = {}
+        for proc in psutil.process_iter(["ppid"]):  # one scan of /proc for every tree
+            children.setdefault(proc.info["ppid"] or 0, []).append(proc.pid)
         for name, pid in self.roots.items():
-            try:
-                root = psutil.Process(pid)
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                continue
+            tree, todo = [], [pid]
+            while todo:
+                tree.append(todo.pop())
+                todo.extend(children.get(tree[-1], []))
+            procs = []
+            for member in tree:
+                try:
+                    procs.append(psutil.Process(member))
+                except psutil.Error:
+                    continue
             rss = 0
             for proc in procs:
                 try:
                     times = proc.cpu_times()
                     self._seen[(name, proc.pid)] = times.user + times.system
+                    if proc.pid != pid and proc.name() != procs[0].name():  # e.g. osmem-server
+                        self.parts[(name, proc.pid)] = proc.name()
                     rss += proc.memory_info().rss
                 except psutil.Error:
                     continue
             self.peak_rss[name] = max(self.peak_rss.get(name, 0), rss)
         totals: dict[str, float] = {}
-        for (name, _), seconds in self._seen.items():
-            totals[name] = totals.get(name, 0.0) + seconds
+        for (name, pid), seconds in self._seen.items():
+            totals[name] = totals.get(name, 0.0) + seconds - self._base.get((name, pid), 0.0)
+        for (name, pid), program in self.parts.items():
+            key = f"{name}: {program}"
+            totals[key] = totals.get(key, 0.0) + self._seen[(name, pid)] \
+                - self._base.get((name, pid), 0.0)
         self.cpu = totals
 
     def stop(self) -> None:
@@ -116,14 +138,25 @@ def watch_gold(bucket: str, wanted: int, timeout_s: float) -> tuple[dict[str, fl
                 body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
                 if body[:2] == b"\x1f\x8b":
                     body = gzip.decompress(body)
-                for line in body.splitlines():
-                    record = json.loads(line)
-                    if record["trip_id"] not in first_seen:
-                        first_seen[record["trip_id"]] = now
-                        arrival = _epoch(record["event_time"])
-                        latencies.append(now - arrival)
+                for trip_id, event_time in _ids_and_times(body):
+                    if trip_id not in first_seen:
+                        first_seen[trip_id] = now
+                        latencies.append(now - _epoch(event_time))
         time.sleep(0.25)
     return first_seen, latencies, time.time()
+
+
+_TRIP_ID = re.compile(rb'"trip_id":"([^"]+)"')
+_EVENT_TIME = re.compile(rb'"event_time":"([^"]+)"')
+
+
+def _ids_and_times(body: bytes) -> list[tuple[str, str]]:
+    """(trip_id, event_time) of every scored record of a gold object, without a JSON parse:
+    the poller shares the 2 cores with the pipeline it measures, so it must stay cheap."""
+    ids, times = _TRIP_ID.findall(body), _EVENT_TIME.findall(body)
+    if len(ids) != len(times) or len(ids) != body.count(b"\n"):
+        return [(r["trip_id"], r["event_time"]) for r in map(json.loads, body.splitlines())]
+    return [(i.decode(), t.decode()) for i, t in zip(ids, times, strict=True)]
 
 
 def _epoch(iso: str) -> float:
@@ -275,6 +308,7 @@ def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:
     sampler = ProcessSampler(roots)
     sampler.start()
     own_cpu = sum(psutil.Process().cpu_times()[:2])
+    machine_before = psutil.cpu_times()
     search_samples: list[tuple[float, int]] = []
     searcher = threading.Thread(target=lambda: search_samples.extend(watch_search(
         settings.opensearch_endpoint, settings.opensearch_index, args.trips, args.timeout)),
@@ -284,6 +318,7 @@ def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:
     producer.wait(timeout=60)
     searcher.join(timeout=args.timeout)
     sampler.stop()
+    machine_after = psutil.cpu_times()
     produced = json.loads(summary.read_text())
     valid = produced["valid_sent"]
     gold_arrivals = _gold_arrivals(settings.gold_bucket)
@@ -309,10 +344,18 @@ def _run(args: argparse.Namespace, stack: Any, state: Path) -> int:
           "(first put to last document searchable)")
     print("process                 CPU s    peak RSS MB")
     for name in sorted(sampler.cpu):
+        if ": " in name:  # a part of the line above, e.g. osmem-server under opensearch
+            print(f"    of which {name.split(': ')[1]:<11}  {sampler.cpu[name]:7.1f}")
+            continue
         print(f"  {name:<20}  {sampler.cpu[name]:7.1f}  "
               f"{sampler.peak_rss.get(name, 0) / 1e6:9.0f}")
     print(f"  {'(this benchmark)':<20}  {sum(psutil.Process().cpu_times()[:2]) - own_cpu:7.1f}"
           "           (its pollers of S3 and OpenSearch compete for the same cores)")
+    idle = (machine_after.idle + machine_after.iowait) - (machine_before.idle
+                                                          + machine_before.iowait)
+    busy = sum(machine_after) - sum(machine_before) - idle
+    print(f"machine CPU busy        {busy:.1f} of {busy + idle:.1f} core-seconds "
+          f"({busy / max(busy + idle, 1e-9):.0%}) from the producer's start to the last poll")
     load = os.getloadavg()
     print(f"machine load average    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min, "
           f"{os.cpu_count()} cores)")
@@ -343,9 +386,9 @@ def _gold_arrivals(bucket: str) -> list[float]:
             body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
             if body[:2] == b"\x1f\x8b":
                 body = gzip.decompress(body)
-            for line in body.splitlines():
-                record = json.loads(line)
-                arrivals.setdefault(record["trip_id"], _epoch(record["event_time"]))
+            for trip_id, event_time in _ids_and_times(body):
+                if trip_id not in arrivals:
+                    arrivals[trip_id] = _epoch(event_time)
     return sorted(arrivals.values())
 
 

@@ -37,9 +37,11 @@ log = logging.getLogger(__name__)
 ENV_OPENSEARCH_ENDPOINT = "OPENSEARCH_ENDPOINT"
 ENV_CONCURRENCY = "LOCAL_FIREHOSE_OPENSEARCH_CONCURRENCY"
 BULK_MAX_BYTES = 5 * 1024 * 1024
-#: Documents per _bulk request. Smaller requests sent ``concurrency`` at a time keep both cores
-#: of the local OpenSearch busy (measured in benchmarks/bench_pipeline.py; see local/README.md).
-BULK_MAX_DOCS = 1000
+#: Documents per _bulk request: a delivery is cut into requests of 1,000-1,999 documents (fewer
+#: only when the delivery itself is smaller), sent ``concurrency`` at a time. The local
+#: OpenSearch (osmem) indexes a bulk request of under 1,000 documents a second time when it
+#: merges its segments, which nearly doubles its CPU per document (see local/README.md).
+BULK_MIN_DOCS = 1000
 DEFAULT_CONCURRENCY = 2
 
 
@@ -128,16 +130,24 @@ def _bulk_body(docs: list[Doc]) -> bytes:
 
 
 def _chunks(docs: list[Doc]) -> list[list[Doc]]:
-    chunks: list[list[Doc]] = [[]]
-    size = 0
-    for doc in docs:
-        length = len(doc.source or b"") + 100
-        if chunks[-1] and (size + length > BULK_MAX_BYTES or len(chunks[-1]) >= BULK_MAX_DOCS):
-            chunks.append([])
-            size = 0
-        chunks[-1].append(doc)
-        size += length
-    return [c for c in chunks if c]
+    """``docs`` cut evenly into requests of at least ``BULK_MIN_DOCS`` (when there are that many)
+    and at most ``BULK_MAX_BYTES``."""
+    if not docs:
+        return []
+    count = max(1, len(docs) // BULK_MIN_DOCS)
+    per = -(-len(docs) // count)
+    chunks: list[list[Doc]] = []
+    for start in range(0, len(docs), per):
+        chunks.append([])
+        size = 0
+        for doc in docs[start:start + per]:
+            length = len(doc.source or b"") + 100
+            if chunks[-1] and size + length > BULK_MAX_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(doc)
+            size += length
+    return chunks
 
 
 def concurrency() -> int:

@@ -13,16 +13,23 @@ _MISSING = object()
 
 @dataclass
 class IngestDocument:
-    """The JSON object being indexed (``source``) and its ``_index``/``_id``/``_routing``."""
+    """The JSON object being indexed (``source``) and its ``_index``/``_id``/``_routing``.
+
+    ``source_changed`` turns true once a processor sets or removes a ``_source`` field (every
+    change goes through :meth:`set` or :meth:`remove`), so an unchanged document can be
+    forwarded as the exact bytes it arrived in.
+    """
 
     source: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     timestamp: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds")
         .replace("+00:00", "Z"))
+    source_changed: bool = False
 
     def copy(self) -> IngestDocument:
-        return IngestDocument(copy.deepcopy(self.source), dict(self.meta), self.timestamp)
+        return IngestDocument(copy.deepcopy(self.source), dict(self.meta), self.timestamp,
+                              self.source_changed)
 
     # -- paths -------------------------------------------------------------------------------
     @staticmethod
@@ -58,6 +65,7 @@ class IngestDocument:
         if path.startswith("_ingest."):
             raise ValueError(f"field [{path}] is read-only")
         parts = self._parts(path)
+        self.source_changed = True
         node = self.source
         for part in parts[:-1]:
             child = node.setdefault(part, {})
@@ -80,4 +88,5 @@ class IngestDocument:
             node = node.get(part) if isinstance(node, dict) else None
         if not isinstance(node, dict) or parts[-1] not in node:
             raise KeyError(path)
+        self.source_changed = True
         del node[parts[-1]]

@@ -154,6 +154,31 @@ def test_writes_run_the_requested_or_default_pipeline(search) -> None:
 
 
 @pytest.mark.stack
+def test_a_pipeline_that_only_sets_the_id_keeps_the_source_bytes(search) -> None:
+    """As on OpenSearch: ``_source`` is what was sent (``12.50`` stays ``12.50``)."""
+    import urllib.request
+
+    index, pipeline = unique("raw"), unique("ids")
+    search.ingest.put_pipeline(id=pipeline, body=TRIP_ID)
+    search.indices.create(index=index, body={"settings": {"index.default_pipeline": pipeline}})
+    body = (json.dumps({"index": {"_index": index}}) + "\n"
+            + '{"trip_id":"k1","fare_amount":12.50,"zone":"caf\\u00e9"}\n')
+    result = search.bulk(body=body)
+    assert result["errors"] is False and result["items"][0]["index"]["_id"] == "k1"
+    assert isinstance(result["ingest_took"], int)
+    url = f"{os.environ['OPENSEARCH_ENDPOINT']}/{index}/_doc/k1"
+    with urllib.request.urlopen(url, timeout=10) as resp:  # loopback only
+        raw = resp.read().decode()
+    assert '"fare_amount":12.50' in raw and '"zone":"caf\\u00e9"' in raw
+    changed = {"processors": [{"set": {"field": "seen", "value": "yes"}}]}
+    search.ingest.put_pipeline(id=pipeline, body=changed)
+    search.bulk(body=json.dumps({"index": {"_index": index, "_id": "k2"}}) + "\n"
+                + '{"trip_id":"k2","fare_amount":12.50}\n')
+    assert search.get(index=index, id="k2")["_source"] == {"trip_id": "k2", "fare_amount": 12.5,
+                                                          "seen": "yes"}
+
+
+@pytest.mark.stack
 def test_retried_firehose_batch_leaves_one_document_per_trip(local_stack, search) -> None:
     """The project's template and pipeline (viz/setup_index.py), the gold Firehose's settings."""
     import setup_index
