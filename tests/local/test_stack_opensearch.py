@@ -59,3 +59,22 @@ def test_killed_opensearch_comes_back_with_its_pipelines_and_last_dump(private_s
     ids = sorted(h["_id"] for h in client.search(index="trips", body={"size": 10})["hits"]["hits"])
     assert ids == ["after", "dumped"]
     assert client.ingest.get_pipeline(id="ids") == {"ids": PIPELINE}
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "200"), ("100", "100")])
+def test_osmem_runs_with_gogc_200_unless_the_environment_sets_it(monkeypatch, given, expected):
+    """The GC target that makes indexing ~17 % cheaper (local/README.md), and its override."""
+    from local.services.opensearch import start_osmem
+    from local.stack import osmem_binary
+
+    if given is None:
+        monkeypatch.delenv("GOGC", raising=False)
+    else:
+        monkeypatch.setenv("GOGC", given)
+    proc, url = start_osmem(str(osmem_binary()), "127.0.0.1")
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        assert psutil.Process(proc.pid).environ().get("GOGC") == expected
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
