@@ -354,11 +354,12 @@ class IngestProxy:
                                          b"\n".join(out) + b"\n", "application/x-ndjson")
             if resp.status != 200:
                 return resp
-            if forwarded == len(slots):
-                if not ran:
-                    return resp
+            if forwarded == len(slots) and not ran:
+                return resp
+            body = resp.body.lstrip()
+            if forwarded == len(slots) and body.startswith(b'{"'):
                 # osmem answered every item: add ingest_took without re-encoding the response
-                return Response(200, b'{"ingest_took":%d,' % ingest_ms + resp.body.lstrip()[1:],
+                return Response(200, b'{"ingest_took":%d,' % ingest_ms + body[1:],
                                 resp.content_type)
             result = json.loads(resp.body)
         if not ran:  # an empty body
